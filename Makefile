@@ -1,0 +1,30 @@
+# Developer entry points. `make demo` and `make test` create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test bench clean
+
+venv: $(STAMP)
+
+# torch is pinned and installed first so pip takes the CPU wheel on local disk
+# instead of resolving a multi-GB CUDA build for the bare `torch` requirement.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test,torch]"
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/renaissance demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python benchmarks/bench_stability.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

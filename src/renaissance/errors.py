@@ -1,0 +1,28 @@
+"""Exception hierarchy: every error names the file, the entity and the problem."""
+
+from __future__ import annotations
+
+
+class RenaissanceError(Exception):
+    """Base class of every error raised on purpose by this package."""
+
+
+class ModelFormatError(RenaissanceError):
+    """A kinetic-model file (SKiMpy YAML) is malformed or inconsistent."""
+
+
+class SteadyStateError(RenaissanceError):
+    """A steady-state table is incomplete, non-physical or violates thermodynamics."""
+
+
+class ParameterFileError(RenaissanceError):
+    """A parameter table (e.g. a Km CSV) has unknown names or invalid values."""
+
+
+class InfeasibleError(RenaissanceError):
+    """An optimisation problem (flux balance / thermodynamics) has no solution."""
+
+
+def located(source: str | None, entity: str, problem: str) -> str:
+    """Format ``"<source>: <entity>: <problem>"`` (source omitted when unknown)."""
+    return f"{source}: {entity}: {problem}" if source else f"{entity}: {problem}"

@@ -1,0 +1,171 @@
+"""Stoichiometry and conservation analysis.
+
+Variables are ordered as SKiMpy orders them (first appearance over reactions in file order,
+roles then modifier small molecules; boundary species skipped). Conserved moieties come from
+an exact rational left null space of the stoichiometric matrix, reduced to row-echelon form
+whose pivots are the dependent species (as SKiMpy's ``prepare()``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .kinetic_model import KineticModel
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Structural facts of a model.
+
+    Attributes
+    ----------
+    variables : list of str
+        Balanced (non-boundary) species, SKiMpy order; length n_var.
+    boundary : list of str
+        Constant-concentration species; length n_bnd.
+    reactions : list of str
+        Reaction ids in file order; length n_rxn.
+    S : ndarray, shape (n_var, n_rxn)
+        Stoichiometric matrix of the variables.
+    S_boundary : ndarray, shape (n_bnd, n_rxn)
+        Stoichiometry of the boundary species (exchange with the environment).
+    weights : ndarray, shape (n_var,)
+        Volume factor cell_volume/volume of each variable's compartment: dx/dt = w * (S v).
+    conservation : ndarray, shape (n_pool, n_var)
+        Reduced row-echelon basis L0 of the left null space (L0 @ S == 0, exact).
+    independent, dependent : ndarray of int
+        Indices into ``variables``; ``dependent`` are the pivots of ``conservation``.
+    link : ndarray, shape (n_var, n_indep)
+        d x / d x_indep: identity rows for independent species; for a dependent species the
+        derivative from holding every pool sum(L0 x / w) constant.
+    """
+
+    variables: list[str]
+    boundary: list[str]
+    reactions: list[str]
+    S: np.ndarray
+    S_boundary: np.ndarray
+    weights: np.ndarray
+    conservation: np.ndarray
+    independent: np.ndarray
+    dependent: np.ndarray
+    link: np.ndarray
+
+    @property
+    def n_independent(self) -> int:
+        """Size of the reduced Jacobian."""
+        return len(self.independent)
+
+    def pools(self) -> list[dict[str, float]]:
+        """Conserved moieties as {species: coefficient} (coefficients of x / w)."""
+        return [
+            {self.variables[j]: float(c) for j, c in enumerate(row) if c != 0} for row in self.conservation
+        ]
+
+
+def variable_order(model: KineticModel) -> list[str]:
+    """Non-boundary species in SKiMpy's order of first appearance."""
+    boundary = set(model.boundary_species)
+    order: dict[str, None] = {}
+    for rxn in model.reactions.values():
+        order.update(dict.fromkeys(s for s in rxn.species_in_order() if s not in boundary))
+    return list(order)
+
+
+def analyse_structure(model: KineticModel) -> Structure:
+    """Stoichiometry, volume weights and conserved moieties of ``model``."""
+    variables = variable_order(model)
+    boundary_set = set(model.boundary_species)
+    boundary = [s for s in dict.fromkeys(
+        s for rxn in model.reactions.values() for s in rxn.species_in_order()) if s in boundary_set]
+    reactions = list(model.reactions)
+    vindex = {s: i for i, s in enumerate(variables)}
+    bindex = {s: i for i, s in enumerate(boundary)}
+    S = np.zeros((len(variables), len(reactions)))
+    S_boundary = np.zeros((len(boundary), len(reactions)))
+    exact: list[dict[int, Fraction]] = [{} for _ in reactions]  # columns of S, exact
+    for k, rxn in enumerate(model.reactions.values()):
+        for sid, coeff in rxn.net_stoichiometry().items():
+            if sid in vindex:
+                S[vindex[sid], k] = coeff
+                if coeff:
+                    exact[k][vindex[sid]] = Fraction(coeff)
+            else:
+                S_boundary[bindex[sid], k] = coeff
+    weights = np.array([model.volume_weight(model.species[s]) for s in variables])
+
+    L0 = _left_null_space_rref(exact, len(variables))
+    dependent = np.array([next(j for j, c in enumerate(row) if c != 0) for row in L0], dtype=int)
+    independent = np.array([j for j in range(len(variables)) if j not in set(dependent)], dtype=int)
+    conservation = np.array([[float(c) for c in row] for row in L0]).reshape(len(L0), len(variables))
+
+    link = np.zeros((len(variables), len(independent)))
+    link[independent, np.arange(len(independent))] = 1.0
+    if len(dependent):
+        F = conservation / weights  # pools are sums of x / w
+        link[dependent] = -np.linalg.solve(F[:, dependent], F[:, independent])
+    return Structure(variables, boundary, reactions, S, S_boundary, weights, conservation,
+                     independent, dependent, link)
+
+
+def _left_null_space_rref(columns: list[dict[int, Fraction]], n: int) -> list[list[Fraction]]:
+    """Exact RREF basis of {y : y^T S = 0}; ``columns`` are the sparse columns of S (rows of S^T)."""
+    # Gauss-Jordan on the rows of S^T (sparse dicts); the null space of S^T is the left null space of S.
+    pivots: dict[int, dict[int, Fraction]] = {}
+    for row in columns:
+        row = dict(row)
+        for col, prow in pivots.items():  # eliminate existing pivots
+            factor = row.get(col)
+            if factor:
+                for j, c in prow.items():
+                    value = row.get(j, 0) - factor * c
+                    if value:
+                        row[j] = value
+                    else:
+                        row.pop(j, None)
+        if not row:
+            continue
+        col = min(row)
+        lead = row[col]
+        row = {j: c / lead for j, c in row.items()}
+        for other in pivots.values():  # keep the basis fully reduced
+            factor = other.get(col)
+            if factor:
+                for j, c in row.items():
+                    value = other.get(j, 0) - factor * c
+                    if value:
+                        other[j] = value
+                    else:
+                        other.pop(j, None)
+        pivots[col] = row
+    free = [j for j in range(n) if j not in pivots]
+    basis = []
+    for f in free:
+        y = [Fraction(0)] * n
+        y[f] = Fraction(1)
+        for col, prow in pivots.items():
+            y[col] = -prow.get(f, Fraction(0))
+        basis.append(y)
+    return _rref(basis)
+
+
+def _rref(rows: list[list[Fraction]]) -> list[list[Fraction]]:
+    rows = [list(r) for r in rows]
+    n_cols = len(rows[0]) if rows else 0
+    r = 0
+    for c in range(n_cols):
+        pivot = next((i for i in range(r, len(rows)) if rows[i][c] != 0), None)
+        if pivot is None:
+            continue
+        rows[r], rows[pivot] = rows[pivot], rows[r]
+        lead = rows[r][c]
+        rows[r] = [v / lead for v in rows[r]]
+        for i in range(len(rows)):
+            if i != r and rows[i][c] != 0:
+                f = rows[i][c]
+                rows[i] = [a - f * b for a, b in zip(rows[i], rows[r])]
+        r += 1
+    return rows[:r]

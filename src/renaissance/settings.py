@@ -1,0 +1,49 @@
+"""Unit settings shared by every stage (the reference pipeline's values by default)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitSettings:
+    """How measured quantities are converted into model units.
+
+    Model concentrations are ``concentration_scale`` x mol/L (1e9: nmol/L), model time is
+    ``time_scale`` hours (1: hours), and a flux in mmol/gDW/h becomes a volumetric rate in model
+    concentration per model time by ``flux_factor = 1e-3 * density * gdw_per_gww *
+    concentration_scale / time_scale`` (3e8 nmol/L/h per mmol/gDW/h with the defaults).
+
+    Parameters
+    ----------
+    concentration_scale : float
+        Model concentration units per mol/L (reference: 1e9).
+    density : float
+        Cell density in g/L (reference: 1200).
+    gdw_per_gww : float
+        Dry weight per wet weight (reference: 0.25).
+    time_scale : float
+        Hours per model time unit (reference: 1, i.e. model time in hours).
+    """
+
+    concentration_scale: float = 1e9
+    density: float = 1200.0
+    gdw_per_gww: float = 0.25
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("concentration_scale", "density", "gdw_per_gww", "time_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"UnitSettings.{name} == {value!r}, must be a finite number > 0")
+
+    @property
+    def flux_factor(self) -> float:
+        """Model rate units (scaled mol/L per model time) per mmol/gDW/h."""
+        return 1e-3 * self.density * self.gdw_per_gww * self.concentration_scale / self.time_scale
+
+    @property
+    def log_concentration_scale(self) -> float:
+        """ln(concentration_scale): add to ln(x / (mol/L)) to get ln(x in model units)."""
+        return math.log(self.concentration_scale)

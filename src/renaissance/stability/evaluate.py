@@ -1,0 +1,129 @@
+"""Batched stability evaluation: Km sets -> Vmax -> reduced Jacobian -> lambda_max / validity."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..model.compiled import CompiledModel
+from ..settings import UnitSettings
+from ..steadystate.table import SteadyState, state_arrays
+from .eigen import DEFAULT_LADDER, certify_unstable, lambda_max
+from .problem import EIGEN_FAILED, OK, REASONS, StabilityProblem, build_problem, jacobians_and_vmax, screen
+
+BACKENDS = ("numpy", "torch")
+MODES = ("exact", "decide")
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """Outcome per Km set, shapes (B,).
+
+    ``lambda_max`` is max Re(eig J) in 1/h (NaN where no value was computed: a failed set, or
+    in ``decide`` mode a set proven unstable by a determinant certificate); ``valid`` is
+    ``lambda_max <= threshold`` for sets whose reason is ``ok``; ``reason`` is one of
+    ``REASONS``; ``certified`` marks sets settled without eigenvalues.
+    """
+
+    lambda_max: np.ndarray
+    valid: np.ndarray
+    reason: np.ndarray
+    certified: np.ndarray
+    threshold: float
+
+    @property
+    def incidence(self) -> float:
+        """Fraction of valid sets."""
+        return float(np.mean(self.valid)) if len(self.valid) else 0.0
+
+
+def prepare_stability(
+    cm: CompiledModel, state: SteadyState, settings: UnitSettings = UnitSettings()
+) -> StabilityProblem:
+    """Precompute everything that does not depend on Km at ``state``."""
+    return build_problem(cm, state_arrays(cm, state, settings), settings.log_concentration_scale)
+
+
+def evaluate_stability(
+    problem: StabilityProblem,
+    km,
+    *,
+    threshold: float = -2.5,
+    mode: str = "exact",
+    backend: str = "numpy",
+    device: str = "cpu",
+    n_threads: int | None = None,
+    chunk_size: int = 128,
+    ladder=DEFAULT_LADDER,
+) -> StabilityResult:
+    """Evaluate a batch of Km sets at the steady state of ``problem``.
+
+    Parameters
+    ----------
+    km : array, shape (B, n_km)
+        Michaelis constants in mol/L, columns in ``problem.km_names`` order (Km that enter no
+        rate are ignored). Must be finite and > 0 (checked by the file readers).
+    threshold : float
+        Validity threshold on lambda_max in 1/h (reference: -2.5, i.e. 24 min).
+    mode : {"exact", "decide"}
+        ``exact``: dense eigenvalues for every set. ``decide``: sets proven unstable by a
+        determinant sign (see :mod:`.eigen`) skip the eigenvalues; ``valid`` is identical,
+        ``lambda_max`` is NaN for those sets.
+    backend : {"numpy", "torch"}
+        torch runs in float64 on ``device`` (``"cpu"`` or ``"cuda"``).
+    n_threads : int, optional
+        Worker threads over chunks (default: all cores); LAPACK releases the GIL.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode == {mode!r}, must be one of {MODES}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend == {backend!r}, must be one of {BACKENDS}")
+    ln_km = np.log(np.asarray(km, dtype=np.float64))
+    if ln_km.ndim != 2 or ln_km.shape[1] != len(problem.km_names):
+        raise ValueError(f"km has shape {np.shape(km)}, expected (B, {len(problem.km_names)})")
+    if backend == "torch":
+        import torch
+
+        xp, prob = torch, problem.to_torch(device)
+        ln_km_x = torch.as_tensor(ln_km, device=device)
+    else:
+        xp, prob, ln_km_x = np, problem, ln_km
+
+    def run(start: int):
+        with np.errstate(all="ignore"):  # overflow is reported per set by `screen`
+            J, vmax = jacobians_and_vmax(prob, ln_km_x[start:start + chunk_size], xp)
+        code = _to_numpy(screen(J, vmax, xp))
+        lam = np.full(len(code), np.nan)
+        certified = np.zeros(len(code), dtype=bool)
+        ok = np.flatnonzero(code == OK)
+        if mode == "decide" and len(ok):
+            certified[ok] = _to_numpy(certify_unstable(J[_index(ok, xp, J)], threshold, ladder, xp))
+            ok = ok[~certified[ok]]
+        if len(ok):
+            try:
+                lam[ok] = _to_numpy(lambda_max(J[_index(ok, xp, J)], xp))
+            except (np.linalg.LinAlgError, RuntimeError):
+                code[ok] = EIGEN_FAILED
+        return lam, code, certified
+
+    n_threads = n_threads or os.cpu_count() or 1
+    starts = range(0, ln_km.shape[0], chunk_size)
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=n_threads) as pool:
+        parts = list(pool.map(run, starts))
+    if not parts:
+        parts = [(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))]
+    lam, code, certified = (np.concatenate(p) for p in zip(*parts))
+    valid = (code == OK) & (lam <= threshold)
+    return StabilityResult(lam, valid, np.asarray(REASONS, dtype=object)[code], certified, threshold)
+
+
+def _to_numpy(a) -> np.ndarray:
+    return a if isinstance(a, np.ndarray) else a.cpu().numpy()
+
+
+def _index(idx: np.ndarray, xp, like):
+    return idx if xp is np else xp.as_tensor(idx, device=like.device)

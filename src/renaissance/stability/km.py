@@ -1,0 +1,76 @@
+"""Km tables: CSV read/write with validation, and random log-uniform Km sets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ParameterFileError, located
+from ..model.io import write_text_atomic
+
+
+def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarray:
+    """Read a Km CSV (header: Km names; one row per set; mol/L) aligned with ``km_names``.
+
+    Columns may come in any order. Unknown names, a missing name from ``required`` (default:
+    all ``km_names``), and values that are not finite and > 0 are errors naming the file, row
+    and column. Absent optional columns are filled with 1.0 (they enter no rate).
+
+    Returns
+    -------
+    ndarray, shape (B, len(km_names)), mol/L
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterFileError(f"{path}: cannot read file ({exc.strerror})") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ParameterFileError(located(str(path), "header", "file is empty"))
+    header = [h.strip() for h in rows[0]]
+    index = {name: i for i, name in enumerate(km_names)}
+    unknown = [h for h in header if h not in index]
+    if unknown:
+        raise ParameterFileError(located(str(path), f"columns {unknown[:5]}", f"unknown Km names ({len(unknown)} in all)"))
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ParameterFileError(located(str(path), f"columns {dupes[:5]}", "duplicate Km names"))
+    required = list(km_names if required is None else required)
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise ParameterFileError(located(str(path), f"Km {missing[:5]}", f"missing column ({len(missing)} in all)"))
+    km = np.ones((len(rows) - 1, len(km_names)))
+    columns = [index[h] for h in header]
+    for r, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise ParameterFileError(located(str(path), f"row {r + 1}", f"has {len(row)} fields, header has {len(header)}"))
+        for field, col, name in zip(row, columns, header):
+            try:
+                value = float(field)
+            except ValueError:
+                value = math.nan
+            if not (math.isfinite(value) and value > 0):
+                raise ParameterFileError(located(str(path), f"row {r + 1}, '{name}'", f"value {field!r} must be a finite number > 0"))
+            km[r, col] = value
+    return km
+
+
+def write_km_table(path: str | os.PathLike, km: np.ndarray, km_names) -> None:
+    """Write Km sets (B, n_km; mol/L) as CSV with full precision (atomic)."""
+    lines = [",".join(km_names)] + [",".join(repr(float(v)) for v in row) for row in np.asarray(km)]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def sample_log_uniform_km(n_sets: int, n_km: int, bounds=(1.3e-6, 2e-2), seed=None) -> np.ndarray:
+    """Km sets with ln Km uniform in ln(bounds) (mol/L): shape (n_sets, n_km)."""
+    low, high = bounds
+    if not (0 < low < high):
+        raise ValueError(f"bounds == {bounds!r}, must satisfy 0 < low < high (mol/L)")
+    rng = np.random.default_rng(seed)
+    return np.exp(rng.uniform(np.log(low), np.log(high), size=(n_sets, n_km)))

@@ -1,0 +1,182 @@
+"""Steady-state tables: ``id,kind,value`` CSV, loading, validation, conversion to model units.
+
+``kind`` is ``concentration`` (mol/L; every reactant, boundary species included) or ``flux``
+(net flux, mmol/gDW/h; every reaction).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SteadyStateError, located
+from ..model.compiled import CompiledModel
+from ..model.io import write_text_atomic
+from ..settings import UnitSettings
+
+KINDS = ("concentration", "flux")
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Concentrations (mol/L) and net fluxes (mmol/gDW/h) by id."""
+
+    concentrations: dict[str, float]
+    fluxes: dict[str, float]
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class SteadyStateReport:
+    """What :func:`validate_steady_state` measured.
+
+    ``worst_imbalance`` is max_i |(N v)_i| over balanced species in mmol/gDW/h, with
+    ``worst_imbalance_relative`` = that over sum_k |N_ik v_k| (species ``worst_species``);
+    ``min_margin`` is the smallest |ln(Gamma/Keq)| (= |dG/RT|) over reversible reactions
+    with non-zero flux (``min_margin_reaction``).
+    """
+
+    worst_imbalance: float
+    worst_imbalance_relative: float
+    worst_species: str
+    min_margin: float
+    min_margin_reaction: str
+
+
+@dataclass(frozen=True)
+class StateArrays:
+    """A steady state in model units, aligned with a :class:`CompiledModel`.
+
+    ``ln_x``: (n_sp,) ln concentration in model units (species order of the compiled model);
+    ``v``: (n_rxn,) net rates in model concentration per model time.
+    """
+
+    ln_x: np.ndarray
+    v: np.ndarray
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.exp(self.ln_x)
+
+
+def read_steady_state(path: str | os.PathLike) -> SteadyState:
+    """Read an ``id,kind,value`` CSV (no model checks; see :func:`validate_steady_state`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SteadyStateError(f"{path}: cannot read file ({exc.strerror})") from None
+    return parse_steady_state(text, source=str(path))
+
+
+def parse_steady_state(text: str, source: str | None = None) -> SteadyState:
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or [h.strip() for h in header] != ["id", "kind", "value"]:
+        raise SteadyStateError(located(source, "header", f"expected 'id,kind,value', got {header!r}"))
+    tables: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise SteadyStateError(located(source, f"line {line}", f"expected 3 fields, got {len(row)}"))
+        sid, kind, raw = (field.strip() for field in row)
+        if kind not in KINDS:
+            raise SteadyStateError(located(source, f"'{sid}' (line {line})", f"kind {kind!r} is not one of {KINDS}"))
+        if sid in tables[kind]:
+            raise SteadyStateError(located(source, f"'{sid}' (line {line})", f"duplicate {kind}"))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SteadyStateError(located(source, f"'{sid}' (line {line})", f"value {raw!r} is not a number")) from None
+        tables[kind][sid] = value
+    return SteadyState(tables["concentration"], tables["flux"], source)
+
+
+def write_steady_state(state: SteadyState, path: str | os.PathLike) -> None:
+    """Write ``state`` as ``id,kind,value`` CSV (atomic, full float precision)."""
+    lines = ["id,kind,value"]
+    lines += [f"{sid},concentration,{value!r}" for sid, value in state.concentrations.items()]
+    lines += [f"{rid},flux,{value!r}" for rid, value in state.fluxes.items()]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def state_arrays(cm: CompiledModel, state: SteadyState, settings: UnitSettings = UnitSettings()) -> StateArrays:
+    """Align ``state`` with ``cm`` and convert to model units (checks presence and positivity)."""
+    src = state.source
+    missing = [s for s in cm.species if s not in state.concentrations]
+    if missing:
+        raise SteadyStateError(located(src, f"species {missing[:5]}", f"missing concentration ({len(missing)} in all)"))
+    missing = [r for r in cm.structure.reactions if r not in state.fluxes]
+    if missing:
+        raise SteadyStateError(located(src, f"reactions {missing[:5]}", f"missing flux ({len(missing)} in all)"))
+    x = np.array([state.concentrations[s] for s in cm.species])
+    for sid, value in zip(cm.species, x.tolist()):
+        if not (math.isfinite(value) and value > 0):
+            raise SteadyStateError(located(src, f"species '{sid}'", f"concentration {value!r} must be finite and > 0"))
+    v = np.array([state.fluxes[r] for r in cm.structure.reactions])
+    for rid, value in zip(cm.structure.reactions, v.tolist()):
+        if not math.isfinite(value):
+            raise SteadyStateError(located(src, f"reaction '{rid}'", f"flux {value!r} is not finite"))
+    return StateArrays(np.log(x) + settings.log_concentration_scale, v * settings.flux_factor)
+
+
+def displacement(cm: CompiledModel, ln_x: np.ndarray) -> np.ndarray:
+    """ln(Gamma / Keq) = dG/RT of every reaction, shape (..., n_rxn); -inf for irreversible ones.
+
+    ``ln_x`` has shape (..., n_sp) in model units.
+    """
+    return ln_x @ cm.displacement.T - cm.ln_keq
+
+
+def validate_steady_state(
+    cm: CompiledModel,
+    state: SteadyState,
+    settings: UnitSettings = UnitSettings(),
+    *,
+    balance_rtol: float = 1e-6,
+) -> SteadyStateReport:
+    """Check ``state`` against ``cm``; raise :class:`SteadyStateError` on the first problem.
+
+    Checks: every species and reaction present; concentrations finite and > 0; fluxes finite;
+    irreversible reactions carry v >= 0; every reversible flux runs down its displacement
+    (v > 0 => Gamma < Keq, v < 0 => Gamma > Keq); mass balance of each balanced species,
+    |(N v)_i| <= balance_rtol * sum_k |N_ik v_k|.
+    """
+    src = state.source
+    arrays = state_arrays(cm, state, settings)
+    v = np.array([state.fluxes[r] for r in cm.structure.reactions])
+    dg = displacement(cm, arrays.ln_x)
+    for k, rid in enumerate(cm.structure.reactions):
+        if not cm.reversible[k] and v[k] < 0:
+            raise SteadyStateError(located(src, f"reaction '{rid}'", f"irreversible but carries flux {float(v[k])!r} < 0"))
+        if cm.reversible[k] and v[k] != 0 and not (np.sign(v[k]) * dg[k] < 0):
+            relation = "Gamma >= Keq" if v[k] > 0 else "Gamma <= Keq"
+            raise SteadyStateError(located(
+                src, f"reaction '{rid}'", f"flux {v[k]:.6g} runs against its dG ({relation}: ln(Gamma/Keq) = {dg[k]:.6g})"))
+    terms = cm.structure.S * v
+    balance = np.abs(terms.sum(axis=1))
+    scale = np.abs(terms).sum(axis=1)
+    relative = np.divide(balance, scale, out=np.zeros_like(balance), where=scale > 0)
+    worst = int(np.argmax(relative)) if len(relative) else 0
+    if len(relative) and relative[worst] > balance_rtol:
+        raise SteadyStateError(located(
+            src, f"species '{cm.structure.variables[worst]}'",
+            f"not mass balanced: |N.v| = {balance[worst]:.3g} mmol/gDW/h, {relative[worst]:.3g} of its turnover "
+            f"(tolerance {balance_rtol:g})"))
+    active = cm.reversible & (v != 0)
+    margins = np.where(active, np.abs(dg), np.inf)
+    tightest = int(np.argmin(margins))
+    return SteadyStateReport(
+        worst_imbalance=float(balance.max(initial=0.0)),
+        worst_imbalance_relative=float(relative.max(initial=0.0)),
+        worst_species=cm.structure.variables[worst] if len(relative) else "",
+        min_margin=float(margins[tightest]),
+        min_margin_reaction=cm.structure.reactions[tightest],
+    )

@@ -1,0 +1,68 @@
+"""The command line, run in-process with typer's CliRunner on real files."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from renaissance import __version__
+from renaissance.cli import app
+
+from .conftest import DATA, FIXTURES
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_check_model_summary(ecoli_path):
+    result = runner.invoke(app, ["check-model", str(ecoli_path), "--steady-state", str(FIXTURES / "steady_state.csv")])
+    assert result.exit_code == 0, result.output
+    assert "reduced Jacobian size" in result.output and " 85 " in result.output
+    assert "384 / 358" in result.output and "valid" in result.output
+
+
+def test_check_model_error_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((DATA / "ecoli_varma_curated.yaml").read_text().replace("class: Convenience", "class: Conveniense", 1))
+    result = runner.invoke(app, ["check-model", str(bad)])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "reaction 'ACALD': unknown mechanism class 'Conveniense'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_stability_writes_one_row_per_set(tmp_path, fixture_lambda):
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, [
+        "stability", "--km", str(FIXTURES / "km.csv"), "--steady-state", str(FIXTURES / "steady_state.csv"),
+        "--out", str(out), "--threshold", "5000"])
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 30 and set(rows[0]) == {"lambda_max", "valid", "reason"}
+    lam = np.array([float(r["lambda_max"]) for r in rows])
+    np.testing.assert_allclose(lam, fixture_lambda, rtol=1e-6)
+    assert [r["valid"] == "true" for r in rows] == list(lam <= 5000)
+    assert f"{int((lam <= 5000).sum())} of 30 Km sets valid" in result.output
+
+
+@pytest.mark.parametrize("bad", ["unknown", "nan"])
+def test_stability_bad_km_file(tmp_path, bad):
+    km = tmp_path / "km.csv"
+    text = (FIXTURES / "km.csv").read_text().splitlines()
+    if bad == "unknown":
+        text[0] = text[0].replace("km_substrate1_ACALD", "km_substrate9_ACALD")
+    else:
+        text[1] = "nan," + text[1].split(",", 1)[1]
+    km.write_text("\n".join(text) + "\n")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["stability", "--km", str(km), "--steady-state", str(FIXTURES / "steady_state.csv"),
+                                 "--out", str(out)])
+    assert result.exit_code == 1 and "error:" in result.output and str(km) in result.output
+    assert not out.exists()  # nothing half-written
