@@ -90,7 +90,7 @@ def main() -> None:
 
         torch_exact, t = timed(evaluate_stability, problem, km, backend="torch", device=args.device, n_threads=cores)
         rows[f"torch exact ({args.device}), {cores} threads"] = t
-        np.testing.assert_allclose(torch_exact.lambda_max, exact.lambda_max, rtol=1e-6)
+        np.testing.assert_allclose(torch_exact.lambda_max, exact.lambda_max, rtol=1e-6, atol=1e-5)
         torch_decide, t = timed(evaluate_stability, problem, km, backend="torch", device=args.device,
                                 n_threads=cores, mode="decide")
         rows[f"torch decide ({args.device}), {cores} threads"] = t

@@ -60,6 +60,7 @@ def _raw(path):
         (lambda d: d["reactions"]["PGI"]["modifiers"].update({"X": {"class": "Allosteric", "small_molecule": "h_c", "mechanism_stoichiometry": {"small_molecule": 1}}}), "reaction 'PGI' modifier 'X': unknown modifier class 'Allosteric'"),
         (lambda d: d["boundary_conditions"].update({"CC_x": {"class": "ConstantFlux", "reactant": "h_e"}}), "boundary condition 'CC_x': unknown class 'ConstantFlux'"),
         (lambda d: d.update({"reactionz": {}}), "top level: unknown keys ['reactionz']"),
+        (lambda d: d["reactions"]["PGI"]["mechanism"].update({"product": "g6p_c"}), "reaction 'PGI': reactant 'g6p_c' fills two roles"),
         (lambda d: d["reactions"]["ACALD"]["mechanism"]["mechanism_stoichiometry"].update({"substrate1": 1.0}), "reaction 'ACALD': role 'substrate1' has stoichiometry 1.0"),
     ],
 )

@@ -107,7 +107,7 @@ def stability(
 ) -> None:
     """lambda_max and validity of every Km set at a steady state."""
     from .model import compile_model, load_model
-    from .model.io import write_text_atomic
+    from ._files import write_text_atomic
     from .stability import evaluate_stability, prepare_stability
     from .stability.km import read_km_table
     from .steadystate import read_steady_state, validate_steady_state

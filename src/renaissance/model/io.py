@@ -8,11 +8,10 @@ order, no anchors). Files are read with a ``yaml.SafeLoader`` that also rejects 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import yaml
 
+from .._files import read_text, write_text_atomic
 from ..errors import ModelFormatError, located
 from .kinetic_model import KineticModel, Modifier, Reaction
 from .mechanisms import MECHANISMS, MODIFIERS, parse_role
@@ -39,30 +38,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def read_yaml(path: str | os.PathLike) -> object:
     """Parse a YAML file safely; any syntax error becomes a :class:`ModelFormatError`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read file ({exc.strerror})") from None
+    text = read_text(path, ModelFormatError)
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except ModelFormatError as exc:
         raise ModelFormatError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ModelFormatError(f"{path}: malformed YAML: {exc}") from None
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_model(path: str | os.PathLike) -> KineticModel:
@@ -160,6 +142,8 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
             raise ModelFormatError(located(source, where, str(exc))) from None
         if sid not in species:
             raise ModelFormatError(located(source, where, f"role '{role}' uses undeclared reactant {sid!r}"))
+        if sid in roles.values():
+            raise ModelFormatError(located(source, where, f"reactant {sid!r} fills two roles"))
         roles[role] = sid
 
     given = mech.get("mechanism_stoichiometry")

@@ -118,28 +118,14 @@ def _left_null_space_rref(columns: list[dict[int, Fraction]], n: int) -> list[li
     for row in columns:
         row = dict(row)
         for col, prow in pivots.items():  # eliminate existing pivots
-            factor = row.get(col)
-            if factor:
-                for j, c in prow.items():
-                    value = row.get(j, 0) - factor * c
-                    if value:
-                        row[j] = value
-                    else:
-                        row.pop(j, None)
+            _subtract_multiple(row, prow, row.get(col))
         if not row:
             continue
         col = min(row)
         lead = row[col]
         row = {j: c / lead for j, c in row.items()}
         for other in pivots.values():  # keep the basis fully reduced
-            factor = other.get(col)
-            if factor:
-                for j, c in row.items():
-                    value = other.get(j, 0) - factor * c
-                    if value:
-                        other[j] = value
-                    else:
-                        other.pop(j, None)
+            _subtract_multiple(other, row, other.get(col))
         pivots[col] = row
     free = [j for j in range(n) if j not in pivots]
     basis = []
@@ -150,6 +136,18 @@ def _left_null_space_rref(columns: list[dict[int, Fraction]], n: int) -> list[li
             y[col] = -prow.get(f, Fraction(0))
         basis.append(y)
     return _rref(basis)
+
+
+def _subtract_multiple(target: dict[int, Fraction], source: dict[int, Fraction], factor) -> None:
+    """target -= factor * source for sparse rows (in place; exact zeros removed)."""
+    if not factor:
+        return
+    for j, c in source.items():
+        value = target.get(j, 0) - factor * c
+        if value:
+            target[j] = value
+        else:
+            target.pop(j, None)
 
 
 def _rref(rows: list[list[Fraction]]) -> list[list[Fraction]]:

@@ -57,7 +57,7 @@ def evaluate_stability(
     backend: str = "numpy",
     device: str = "cpu",
     n_threads: int | None = None,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
     ladder=DEFAULT_LADDER,
 ) -> StabilityResult:
     """Evaluate a batch of Km sets at the steady state of ``problem``.
@@ -76,13 +76,18 @@ def evaluate_stability(
     backend : {"numpy", "torch"}
         torch runs in float64 on ``device`` (``"cpu"`` or ``"cuda"``).
     n_threads : int, optional
-        Worker threads over chunks (default: all cores); LAPACK releases the GIL.
+        Worker threads (default: all cores); LAPACK releases the GIL. On a GPU the Jacobians
+        and determinant certificates run on the device chunk after chunk, and the threads share
+        each chunk's eigenvalues on the host.
+    chunk_size : int, optional
+        Km sets per chunk (default: 128 on the CPU, 4096 on a GPU).
     """
     if mode not in MODES:
         raise ValueError(f"mode == {mode!r}, must be one of {MODES}")
     if backend not in BACKENDS:
         raise ValueError(f"backend == {backend!r}, must be one of {BACKENDS}")
-    ln_km = np.log(np.asarray(km, dtype=np.float64))
+    with np.errstate(all="ignore"):  # a Km <= 0 gives NaN, reported per set by `screen`
+        ln_km = np.log(np.asarray(km, dtype=np.float64))
     if ln_km.ndim != 2 or ln_km.shape[1] != len(problem.km_names):
         raise ValueError(f"km has shape {np.shape(km)}, expected (B, {len(problem.km_names)})")
     if backend == "torch":
@@ -90,10 +95,13 @@ def evaluate_stability(
 
         xp, prob = torch, problem.to_torch(device)
         ln_km_x = torch.as_tensor(ln_km, device=device)
+        # load torch's lazily initialised linear-algebra backend once, before worker threads
+        # race to initialise it ("lazy wrapper should be called at most once" on CUDA)
+        torch.linalg.slogdet(torch.eye(2, dtype=torch.float64, device=device))
     else:
         xp, prob, ln_km_x = np, problem, ln_km
 
-    def run(start: int):
+    def run(start: int, eigenvalues):
         with np.errstate(all="ignore"):  # overflow is reported per set by `screen`
             J, vmax = jacobians_and_vmax(prob, ln_km_x[start:start + chunk_size], xp)
         code = _to_numpy(screen(J, vmax, xp))
@@ -105,15 +113,24 @@ def evaluate_stability(
             ok = ok[~certified[ok]]
         if len(ok):
             try:
-                lam[ok] = _to_numpy(lambda_max(J[_index(ok, xp, J)], xp))
+                lam[ok] = eigenvalues(J[_index(ok, xp, J)])
             except (np.linalg.LinAlgError, RuntimeError):
                 code[ok] = EIGEN_FAILED
         return lam, code, certified
 
+    on_gpu = backend == "torch" and device != "cpu"
+    chunk_size = chunk_size or (4096 if on_gpu else 128)
     n_threads = n_threads or os.cpu_count() or 1
     starts = range(0, ln_km.shape[0], chunk_size)
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=n_threads) as pool:
-        parts = list(pool.map(run, starts))
+        if on_gpu:  # the device builds large chunks in turn; host threads share their eigenvalues
+            def host_eigenvalues(J):
+                pieces = np.array_split(J.cpu().numpy(), n_threads)
+                return np.concatenate(list(pool.map(lambda_max, pieces)))
+
+            parts = [run(start, host_eigenvalues) for start in starts]
+        else:
+            parts = list(pool.map(lambda start: run(start, lambda J: lambda_max(J, xp)), starts))
     if not parts:
         parts = [(np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))]
     lam, code, certified = (np.concatenate(p) for p in zip(*parts))

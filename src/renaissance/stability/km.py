@@ -6,12 +6,11 @@ import csv
 import io
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 
+from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, located
-from ..model.io import write_text_atomic
 
 
 def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarray:
@@ -25,12 +24,7 @@ def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarra
     -------
     ndarray, shape (B, len(km_names)), mol/L
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterFileError(f"{path}: cannot read file ({exc.strerror})") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(read_text(path, ParameterFileError))))
     if not rows:
         raise ParameterFileError(located(str(path), "header", "file is empty"))
     header = [h.strip() for h in rows[0]]

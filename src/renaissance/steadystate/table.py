@@ -11,13 +11,12 @@ import io
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from .._files import read_text, write_text_atomic
 from ..errors import SteadyStateError, located
 from ..model.compiled import CompiledModel
-from ..model.io import write_text_atomic
 from ..settings import UnitSettings
 
 KINDS = ("concentration", "flux")
@@ -67,12 +66,7 @@ class StateArrays:
 
 def read_steady_state(path: str | os.PathLike) -> SteadyState:
     """Read an ``id,kind,value`` CSV (no model checks; see :func:`validate_steady_state`)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SteadyStateError(f"{path}: cannot read file ({exc.strerror})") from None
-    return parse_steady_state(text, source=str(path))
+    return parse_steady_state(read_text(path, SteadyStateError), source=str(path))
 
 
 def parse_steady_state(text: str, source: str | None = None) -> SteadyState:
