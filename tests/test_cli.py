@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -66,3 +67,23 @@ def test_stability_bad_km_file(tmp_path, bad):
                                  "--out", str(out)])
     assert result.exit_code == 1 and "error:" in result.output and str(km) in result.output
     assert not out.exists()  # nothing half-written
+
+
+def test_steady_state_command_writes_a_valid_state(tmp_path, ecoli_cm):
+    from renaissance.steadystate import read_steady_state, validate_steady_state
+
+    out = tmp_path / "ss.csv"
+    result = runner.invoke(app, ["steady-state", "--out", str(out), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    report = validate_steady_state(ecoli_cm, read_steady_state(out))
+    assert report.min_margin >= 0.12 * 0.99 and report.worst_imbalance_relative < 1e-9
+
+
+def test_demo_runs_the_main_job():
+    result = runner.invoke(app, ["demo", "--n", "300", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "reduced Jacobian 85x85" in text
+    counts = {mode: re.search(rf"{mode}: (\d+) of 300 random Km sets valid", text) for mode in ("decide", "exact")}
+    assert all(counts.values()), text
+    assert counts["decide"].group(1) == counts["exact"].group(1)  # same decisions, two methods
