@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from enum import Enum
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Optional
@@ -25,7 +26,12 @@ ECOLI = Path(str(files("renaissance") / "data" / "ecoli_varma_curated.yaml"))
 
 ModelOption = Annotated[Path, typer.Option("--model", "-m", help="SKiMpy YAML model (default: shipped E. coli).")]
 ThresholdOption = Annotated[float, typer.Option(help="Valid when lambda_max <= threshold (1/h).")]
-BackendOption = Annotated[str, typer.Option(help="numpy or torch (float64).")]
+class Backend(str, Enum):
+    numpy = "numpy"
+    torch = "torch"
+
+
+BackendOption = Annotated[Backend, typer.Option(help="Array backend (float64 either way).")]
 ThreadsOption = Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).")]
 
 
@@ -101,14 +107,14 @@ def stability(
     out: Annotated[Path, typer.Option(help="Output CSV: lambda_max,valid,reason per Km row.")],
     model: ModelOption = ECOLI,
     threshold: ThresholdOption = -2.5,
-    backend: BackendOption = "numpy",
+    backend: BackendOption = Backend.numpy,
     device: Annotated[str, typer.Option(help="torch device, e.g. cuda.")] = "cpu",
     threads: ThreadsOption = None,
 ) -> None:
     """lambda_max and validity of every Km set at a steady state."""
     from .model import compile_model, load_model
     from ._files import write_text_atomic
-    from .stability import evaluate_stability, prepare_stability
+    from .stability import prepare_stability
     from .stability.km import read_km_table
     from .steadystate import read_steady_state, validate_steady_state
 
@@ -120,7 +126,7 @@ def stability(
         names = [n for n, used in zip(cm.km_names, cm.km_used) if used]
         km_sets = read_km_table(km, cm.km_names, required=names)
         start = time.perf_counter()
-        results = _evaluate_with_progress(problem, km_sets, threshold=threshold, backend=backend,
+        results = _evaluate_with_progress(problem, km_sets, threshold=threshold, backend=backend.value,
                                           device=device, n_threads=threads, mode="exact")
         elapsed = time.perf_counter() - start
         lam, valid, reason = (np.concatenate([getattr(r, a) for r in results]) for a in ("lambda_max", "valid", "reason"))

@@ -6,8 +6,7 @@ turns one into arrays.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .mechanisms import MECHANISMS, km_name, km_roles, parse_role
 
@@ -131,11 +130,3 @@ class KineticModel:
     def volume_weight(self, compartment: str) -> float:
         """``cell_volume_<c> / volume_<c>``: the factor on a species' mass balance (1 if unset)."""
         return self.parameter(f"cell_volume_{compartment}", 1.0) / self.parameter(f"volume_{compartment}", 1.0)
-
-    def with_parameters(self, updates: dict[str, float | None]) -> KineticModel:
-        """A copy with some flat parameters replaced."""
-        return replace(self, parameters={**self.parameters, **updates})
-
-
-def is_positive_finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0

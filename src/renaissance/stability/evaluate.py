@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from ..steadystate.table import SteadyState, state_arrays
@@ -91,7 +92,11 @@ def evaluate_stability(
     if ln_km.ndim != 2 or ln_km.shape[1] != len(problem.km_names):
         raise ValueError(f"km has shape {np.shape(km)}, expected (B, {len(problem.km_names)})")
     if backend == "torch":
-        import torch
+        try:
+            import torch
+        except ImportError:
+            raise RenaissanceError(
+                "backend 'torch' needs PyTorch: pip install 'renaissance-kinetics[torch]'") from None
 
         xp, prob = torch, problem.to_torch(device)
         ln_km_x = torch.as_tensor(ln_km, device=device)

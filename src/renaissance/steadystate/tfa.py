@@ -369,7 +369,7 @@ def _directions(p: _Problem, time_limit: float, gap: float = 0.05) -> np.ndarray
     open_ = np.flatnonzero(d == 0)
     n_z = len(open_)
     n = n_rxn + n_sp + n_th + n_z + 2
-    iu, ix, ig, iz, itv, itg = 0, n_rxn, n_rxn + n_sp, n_rxn + n_sp + n_th, n - 2, n - 1
+    iu, ig, iz, itv, itg = 0, n_rxn + n_sp, n_rxn + n_sp + n_th, n - 2, n - 1
     tv, tg = _TAU_V, _TAU_G
 
     def rows(cols_vals, n_rows):
