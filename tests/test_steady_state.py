@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from renaissance.errors import SteadyStateError
@@ -89,3 +90,20 @@ def test_malformed_tables(tmp_path, text, message):
 def test_fixture_file_is_readable():
     state = read_steady_state(FIXTURES / "steady_state.csv")
     assert len(state.concentrations) == 112 and len(state.fluxes) == 123
+
+
+def test_state_equilibrium_constants_replace_the_model_ones(ecoli_cm, fixture_state, tmp_path):
+    k = ecoli_cm.structure.reactions.index("PGI")
+    dg = displacement(ecoli_cm, state_arrays(ecoli_cm, fixture_state).ln_x)[k]
+    assert fixture_state.fluxes["PGI"] > 0 and dg < 0
+    keq = float(np.exp(ecoli_cm.ln_keq[k] + 2 * dg))  # now Gamma > Keq: PGI runs against its dG
+    state = _write(tmp_path, SteadyState(fixture_state.concentrations, fixture_state.fluxes, k_equilibrium={"PGI": keq}))
+    assert state.k_equilibrium == {"PGI": keq}
+    with pytest.raises(SteadyStateError, match="reaction 'PGI': flux .* runs against its dG"):
+        validate_steady_state(ecoli_cm, state)
+    fine = SteadyState(fixture_state.concentrations, fixture_state.fluxes,
+                       k_equilibrium={"PGI": float(np.exp(ecoli_cm.ln_keq[k] + 0.5 * dg))})
+    assert validate_steady_state(ecoli_cm, fine).min_margin <= abs(dg)
+    bad = SteadyState(fixture_state.concentrations, fixture_state.fluxes, k_equilibrium={"ATPM": 1.0})
+    with pytest.raises(SteadyStateError, match="reaction 'ATPM': k_equilibrium given for an unknown or irreversible"):
+        validate_steady_state(ecoli_cm, bad)

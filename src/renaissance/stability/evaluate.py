@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
-from ..steadystate.table import SteadyState, state_arrays
+from ..steadystate.table import SteadyState, model_for_state, state_arrays
 from .eigen import DEFAULT_LADDER, certify_unstable, lambda_max
 from .problem import EIGEN_FAILED, OK, REASONS, StabilityProblem, build_problem, jacobians_and_vmax, screen
 
@@ -45,7 +45,8 @@ class StabilityResult:
 def prepare_stability(
     cm: CompiledModel, state: SteadyState, settings: UnitSettings = UnitSettings()
 ) -> StabilityProblem:
-    """Precompute everything that does not depend on Km at ``state``."""
+    """Precompute everything that does not depend on Km at ``state`` (its Keq overrides applied)."""
+    cm = model_for_state(cm, state)
     return build_problem(cm, state_arrays(cm, state, settings), settings.log_concentration_scale)
 
 

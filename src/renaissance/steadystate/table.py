@@ -1,7 +1,9 @@
 """Steady-state tables: ``id,kind,value`` CSV, loading, validation, conversion to model units.
 
-``kind`` is ``concentration`` (mol/L; every reactant, boundary species included) or ``flux``
-(net flux, mmol/gDW/h; every reaction).
+``kind`` is ``concentration`` (mol/L; every reactant, boundary species included), ``flux``
+(net flux, mmol/gDW/h; every reaction) or, optionally, ``k_equilibrium`` (model units, as the
+model file's ``k_equilibrium_<r>``): equilibrium constants of this state that replace the
+model's (a sampler that varies ln Keq within its uncertainty writes them).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import csv
 import io
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,16 +21,17 @@ from ..errors import SteadyStateError, located
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 
-KINDS = ("concentration", "flux")
+KINDS = ("concentration", "flux", "k_equilibrium")
 
 
 @dataclass(frozen=True)
 class SteadyState:
-    """Concentrations (mol/L) and net fluxes (mmol/gDW/h) by id."""
+    """Concentrations (mol/L), net fluxes (mmol/gDW/h) and optional Keq overrides by id."""
 
     concentrations: dict[str, float]
     fluxes: dict[str, float]
     source: str | None = None
+    k_equilibrium: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def parse_steady_state(text: str, source: str | None = None) -> SteadyState:
         except ValueError:
             raise SteadyStateError(located(source, f"'{sid}' (line {line})", f"value {raw!r} is not a number")) from None
         tables[kind][sid] = value
-    return SteadyState(tables["concentration"], tables["flux"], source)
+    return SteadyState(tables["concentration"], tables["flux"], source, tables["k_equilibrium"])
 
 
 def write_steady_state(state: SteadyState, path: str | os.PathLike) -> None:
@@ -98,7 +101,24 @@ def write_steady_state(state: SteadyState, path: str | os.PathLike) -> None:
     lines = ["id,kind,value"]
     lines += [f"{sid},concentration,{value!r}" for sid, value in state.concentrations.items()]
     lines += [f"{rid},flux,{value!r}" for rid, value in state.fluxes.items()]
+    lines += [f"{rid},k_equilibrium,{value!r}" for rid, value in state.k_equilibrium.items()]
     write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def model_for_state(cm: CompiledModel, state: SteadyState) -> CompiledModel:
+    """``cm`` with the state's equilibrium constants (if it carries any) replacing the model's."""
+    if not state.k_equilibrium:
+        return cm
+    ln_keq = cm.ln_keq.copy()
+    index = {r: k for k, r in enumerate(cm.structure.reactions)}
+    for rid, value in state.k_equilibrium.items():
+        k = index.get(rid)
+        if k is None or not cm.reversible[k]:
+            raise SteadyStateError(located(state.source, f"reaction '{rid}'", "k_equilibrium given for an unknown or irreversible reaction"))
+        if not (math.isfinite(value) and value > 0):
+            raise SteadyStateError(located(state.source, f"reaction '{rid}'", f"k_equilibrium {value!r} must be finite and > 0"))
+        ln_keq[k] = math.log(value)
+    return replace(cm, ln_keq=ln_keq)
 
 
 def state_arrays(cm: CompiledModel, state: SteadyState, settings: UnitSettings = UnitSettings()) -> StateArrays:
@@ -144,6 +164,7 @@ def validate_steady_state(
     |(N v)_i| <= balance_rtol * sum_k |N_ik v_k|.
     """
     src = state.source
+    cm = model_for_state(cm, state)
     arrays = state_arrays(cm, state, settings)
     v = np.array([state.fluxes[r] for r in cm.structure.reactions])
     dg = displacement(cm, arrays.ln_x)
