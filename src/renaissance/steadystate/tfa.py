@@ -142,6 +142,11 @@ class TFASettings:
         analytic centre.
     time_limit : float
         Seconds allowed for the direction MILP (and for each MILP of the diagnosis).
+    ln_keq_uncertainty : dict reaction -> float
+        Half-width of the interval around the model's ln Keq within which a sampler may vary
+        ln Keq (the reference sampled dG0 within its error); reactions not listed use
+        ``default_ln_keq_uncertainty``. 0 (the default) keeps every Keq at its stored value.
+    default_ln_keq_uncertainty : float
     """
 
     growth_reaction: str = "LMPD_biomass_c_1_420"
@@ -159,6 +164,8 @@ class TFASettings:
     flux_budget: float | None = 2.0
     weight_spread: float = 1.0
     time_limit: float = 60.0
+    ln_keq_uncertainty: dict = field(default_factory=dict)
+    default_ln_keq_uncertainty: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("growth_scaling", "default_flux_bound", "time_limit"):
@@ -181,7 +188,11 @@ class TFASettings:
         for key, value in self.fixed_directions.items():
             if value not in (1, -1):
                 raise ValueError(f"TFASettings.fixed_directions[{key!r}] == {value!r}, must be +1 or -1")
-        for name in ("fixed_fluxes", "flux_bounds", "species_bounds", "dg_bounds", "fixed_directions"):
+        _check_real(self.default_ln_keq_uncertainty, "default_ln_keq_uncertainty", positive=False)
+        for key, value in self.ln_keq_uncertainty.items():
+            _check_real(value, f"ln_keq_uncertainty[{key!r}]", positive=False)
+        for name in ("fixed_fluxes", "flux_bounds", "species_bounds", "dg_bounds", "fixed_directions",
+                     "ln_keq_uncertainty"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
