@@ -19,6 +19,10 @@ class ParameterFileError(RenaissanceError):
     """A parameter table (e.g. a Km CSV) has unknown names or invalid values."""
 
 
+class ConstraintsError(RenaissanceError):
+    """A constraints file (steady-state bounds, YAML) is malformed or names unknown entities."""
+
+
 class InfeasibleError(RenaissanceError):
     """An optimisation problem (flux balance / thermodynamics) has no solution."""
 
