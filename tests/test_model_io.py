@@ -99,3 +99,17 @@ def test_hill_coefficient_other_than_one_is_refused(ecoli_path):
     data["parameters"]["hill_coefficient_FBA"] = 2.0
     with pytest.raises(ModelFormatError, match="reaction 'FBA': hill_coefficient_FBA = 2.0"):
         model_from_dict(data, source="m.yaml")
+
+
+def test_model_without_michaelis_constants_compiles():
+    from renaissance.model import compile_model
+
+    model = model_from_dict({
+        "reactants": {"a_e": {"compartment": "e"}, "a_c": {"compartment": "c"}},
+        "boundary_conditions": {"CC_a_e": {"class": "ConstantConcentration", "reactant": "a_e"}},
+        "parameters": {"k_equilibrium_T": 2.0},
+        "reactions": {"T": {"mechanism": {"class": "RevMassaction", "substrate1": "a_e", "product1": "a_c",
+                                          "mechanism_stoichiometry": {"substrate1": -1.0, "product1": 1.0}}}},
+    })
+    cm = compile_model(model)
+    assert cm.km_names == [] and cm.mono_km.shape == (0, 0) and cm.structure.n_independent == 1

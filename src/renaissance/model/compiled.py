@@ -147,8 +147,8 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
         reversible=reversible,
         ln_keq=ln_keq,
         prefactor=prefactor,
-        mono_x=np.array(mono_x).reshape(-1, n_sp),
-        mono_km=np.array(mono_km).reshape(-1, n_km),
+        mono_x=np.array(mono_x).reshape(len(mono_x), n_sp),
+        mono_km=np.array(mono_km).reshape(len(mono_km), n_km),
         mono_den=np.array(mono_den, dtype=int),
         den_rxn=np.array(den_rxn, dtype=int),
     )

@@ -27,8 +27,9 @@ Method:
 4. The fluxes are projected onto the null space of ``S`` (least squares over the reactions
    that are not fixed) so mass balance holds to rounding; the result is validated.
 
-Infeasible settings raise :class:`~renaissance.errors.InfeasibleError`; a deletion filter over
-the constraint groups (``GROUPS``) names a minimal set of groups that is infeasible together.
+Infeasible settings raise :class:`~renaissance.errors.InfeasibleError` naming a small set of
+individual constraints that conflict (:mod:`.conflicts`: group filter, then QuickXplain over
+the members of the implicated groups).
 """
 
 from __future__ import annotations
@@ -650,28 +651,17 @@ def _describe(group: str, s: TFASettings) -> str:
 
 
 def _diagnose(cm: CompiledModel, s: TFASettings, units: UnitSettings, p: _Problem) -> str:
-    """Message for an infeasible problem; a deletion filter over ``GROUPS`` names a minimal set."""
-    limit = min(s.time_limit, 10.0)
+    """Message for an infeasible problem: a small set of individual constraints that conflict.
 
-    def infeasible(drop: frozenset) -> bool:
-        try:
-            return _directions(_build(cm, s, units, drop), limit, gap=1e9) is None
-        except InfeasibleError:  # undecided within the limit: treat as feasible (keep the group)
-            return False
+    See :mod:`renaissance.steadystate.conflicts`: QuickXplain over the individual constraints,
+    with LP relaxations (flux balance, concentration/dG polytope) where they already prove
+    infeasibility, else a group deletion filter and the direction MILP as the check.
+    """
+    from .conflicts import conflict_message, find_conflict  # late import: conflicts imports this module
 
-    groups = [g for g in GROUPS if g == "growth" or getattr(s, g)]
-    head = "no thermodynamically feasible steady state (mass balance, second law with margin " \
-           f"{s.min_margin:g}, concentrations in {list(s.concentration_bounds)} mol/L, |v| <= {s.default_flux_bound:g})"
+    head = "no thermodynamically feasible steady state"
     if p.conflict:
-        head += f"; contradictory bounds: {p.conflict}"
-    if infeasible(frozenset(groups)):
-        core = "infeasible even with every relaxable group dropped " + f"({', '.join(groups)})"
-        return f"{head}: {core}"
-    drop: set[str] = set()
-    for g in groups:
-        if infeasible(frozenset(drop | {g})):
-            drop.add(g)
-    needed = [g for g in groups if g not in drop]
-    return (f"{head}: these constraint groups are infeasible together (dropping any one of them makes "
-            f"the problem feasible): " + "; ".join(_describe(g, s) for g in needed)
-            + ". Active: " + "; ".join(_describe(g, s) for g in ("fixed_fluxes", "flux_bounds")))
+        head += f" (contradictory bounds: {p.conflict})"
+    conflict = find_conflict(cm, s, units)
+    return (f"{head}: {conflict_message(cm, s, conflict, units)}. Active: "
+            + "; ".join(_describe(g, s) for g in ("fixed_fluxes", "flux_bounds")))
