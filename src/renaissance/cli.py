@@ -23,8 +23,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 ECOLI = Path(str(files("renaissance") / "data" / "ecoli_varma_curated.yaml"))
+ECOLI_CONSTRAINTS = Path(str(files("renaissance") / "data" / "ecoli_constraints.yaml"))
 
 ModelOption = Annotated[Path, typer.Option("--model", "-m", help="SKiMpy YAML model (default: shipped E. coli).")]
+ConstraintsOption = Annotated[Path, typer.Option(
+    "--constraints", "-c", help="Constraints YAML (default: shipped E. coli constraints).")]
 ThresholdOption = Annotated[float, typer.Option(help="Valid when lambda_max <= threshold (1/h).")]
 class Backend(str, Enum):
     numpy = "numpy"
@@ -173,32 +176,87 @@ def steady_state_command(
     _guard(run)
 
 
+def _sample(cm, constraints: Path, n: int, seed: int, **options):
+    """Sample ``n`` states with a progress bar; returns (sample, names of cycles its patterns run)."""
+    from .steadystate.constraints import load_constraints
+    from .steadystate.sampler import sample_steady_states
+
+    settings = load_constraints(constraints, cm)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("sampling steady states", total=n)
+        sample = sample_steady_states(cm, settings, n, seed=seed, progress=lambda k: progress.advance(task, k),
+                                      **options)
+    return sample, _cycles_run(cm, sample)
+
+
+def _cycles_run(cm, sample) -> list[str]:
+    """Energy-generating cycles (stored Keq inconsistent) that a sampled direction pattern runs."""
+    from .steadystate.cycles import keq_inconsistent_cycles
+
+    found = []
+    for pattern in sample.patterns:
+        directions = {r: int(np.sign(d)) for r, d, rev in zip(cm.structure.reactions, pattern, cm.reversible) if rev}
+        found += [c.describe() for c in keq_inconsistent_cycles(cm, max_cycles=3, directions=directions)]
+    return found
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option(help="Output file (.csv; .parquet when pyarrow is installed).")],
+    n: Annotated[int, typer.Option(help="Number of states.")] = 5000,
+    model: ModelOption = ECOLI,
+    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 0,
+    patterns: Annotated[int, typer.Option(help="Direction patterns to sample.")] = 1,
+    thinning: Annotated[Optional[int], typer.Option(help="Sweeps between kept states.")] = None,
+    burn_in: Annotated[Optional[int], typer.Option(help="Sweeps before the first kept state.")] = None,
+) -> None:
+    """Uniformly sample thermodynamically consistent steady states (coordinate hit-and-run)."""
+    from .model import compile_model, load_model
+    from .steadystate.samples_io import write_samples
+
+    def run():
+        cm = compile_model(load_model(model))
+        result, cycles = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
+        write_samples(result, out)
+        console.print(result.report.summary(), highlight=False)
+        console.print("energy-generating cycles run by the sampled direction patterns: "
+                      + ("; ".join(cycles) if cycles else "none"), highlight=False)
+        console.print(f"wrote {out}")
+
+    _guard(run)
+
+
 @app.command()
 def demo(
     n: Annotated[int, typer.Option(help="Number of random Km sets.")] = 10_000,
+    states: Annotated[int, typer.Option(help="Number of steady states to sample.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     model: ModelOption = ECOLI,
+    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
     threshold: ThresholdOption = -2.5,
     threads: ThreadsOption = None,
 ) -> None:
-    """The main job: shipped E. coli model -> steady state -> n random Km sets -> how many valid, how fast."""
+    """The main job: shipped E. coli model -> sampled steady states -> n random Km sets at one of
+    them -> how many are valid, how fast."""
     from .model import compile_model, load_model
     from .stability import prepare_stability
     from .stability.km import sample_log_uniform_km
     from .steadystate import validate_steady_state
-    from .steadystate.tfa import find_steady_state
 
     def run():
         t0 = time.perf_counter()
         cm = compile_model(load_model(model))
         console.print(f"model {model.name}: {cm.n_reactions} reactions, {len(cm.km_names)} Km, "
                       f"reduced Jacobian {cm.structure.n_independent}x{cm.structure.n_independent}")
-        t1 = time.perf_counter()
-        state = find_steady_state(cm, seed=seed)
+        result, cycles = _sample(cm, constraints, states, seed)
+        console.print(result.report.summary(), highlight=False)
+        console.print(f"energy-generating cycles run by the sampled patterns: {'; '.join(cycles) or 'none'}",
+                      highlight=False)
+        state = result.state(0)
         report = validate_steady_state(cm, state)
-        t2 = time.perf_counter()
-        console.print(f"steady state (HiGHS, {t2 - t1:.1f} s): worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, "
-                      f"smallest |dG/RT| {report.min_margin:.3g}")
+        console.print(f"state 0: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, smallest |dG/RT| "
+                      f"{report.min_margin:.3g} ({report.min_margin_reaction})")
         problem = prepare_stability(cm, state)
         km_sets = sample_log_uniform_km(n, len(cm.km_names), seed=seed)
         for mode in ("decide", "exact"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 #: default shift ladder (1/h) above the threshold, tried in order on still-undecided matrices
-DEFAULT_LADDER = (0.0, 1e1, 1e2, 1e3, 1e4)
+DEFAULT_LADDER = (0.0, 1e3)
 
 
 def lambda_max(J, xp=np):

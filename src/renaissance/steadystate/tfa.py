@@ -357,7 +357,7 @@ def _build(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: frozens
 # --------------------------------------------------------------------------- step 1: MILP
 
 
-def _directions(p: _Problem, time_limit: float, gap: float = 0.05) -> np.ndarray | None:
+def _directions(p: _Problem, time_limit: float, gap: float = 0.05, exclude: tuple = ()) -> np.ndarray | None:
     """A feasible direction (+1/-1) for every reaction in ``p.thermo``; None if infeasible.
 
     MILP variables: [u (n_rxn), ln x (n_sp), dG (n_th), z (n_open), tau_v, tau_g], z = 1 forward.
@@ -365,8 +365,10 @@ def _directions(p: _Problem, time_limit: float, gap: float = 0.05) -> np.ndarray
     common extra distance of every directed flux from +-eps (tau_v <= _TAU_V, mmol/gDW/h) and
     of every dG/RT from +-margin (tau_g <= _TAU_G; reactions with dg_bounds excluded), so that
     the chosen pattern is not a thin sliver of the feasible set. A huge ``gap`` stops at the
-    first feasible pattern (feasibility checks of the diagnosis). Raises InfeasibleError if
-    the time limit passes without a feasible point.
+    first feasible pattern (feasibility checks of the diagnosis). ``exclude``: patterns
+    (n_th,) that the result must differ from (one integer no-good cut each: at least one open
+    direction flipped; the sampler's further patterns). Raises InfeasibleError if the time
+    limit passes without a feasible point.
     """
     if p.conflict:
         return None
@@ -438,6 +440,14 @@ def _directions(p: _Problem, time_limit: float, gap: float = 0.05) -> np.ndarray
         blocks.append(rows([(ig + open_, one), (zc, m - gmin + w * tg), (np.full(n_z, itg), -w)], n_z))
         lo_r.append(np.full(n_z, m))
         hi_r.append(np.full(n_z, np.inf))
+    for prev in exclude:  # sum_{z_i = 1 before} (1 - z_i) + sum_{z_i = 0 before} z_i >= 1
+        if n_z == 0:
+            return None
+        on = np.asarray(prev)[open_] > 0
+        blocks.append(sparse.csr_matrix((np.where(on, -1.0, 1.0), (np.zeros(n_z, dtype=int), iz + np.arange(n_z))),
+                                        shape=(1, n)))
+        lo_r.append([1.0 - on.sum()])
+        hi_r.append([np.inf])
     A = sparse.vstack(blocks).tocsr()
     lb = np.concatenate([p.u_lo, p.x_lo, g_lo, np.zeros(n_z), [0.0, 0.0]])
     ub = np.concatenate([p.u_hi, p.x_hi, g_hi, np.ones(n_z), [tv, tg]])
