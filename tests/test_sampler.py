@@ -79,7 +79,7 @@ def test_ecoli_report(ecoli_cm, ecoli_sample):
 
 def _parallel_routes_model():
     """a_e -> A (UP), A -> B twice (R1, R2, same Keq), B -> b_e (EX); mass action, all reversible."""
-    ma = lambda s, p: {"class": "RevMassaction", "mechanism_stoichiometry": {"substrate1": -1.0, "product1": 1.0},  # noqa: E731
+    ma = lambda s, p: {"class": "RevMassaction", "mechanism_stoichiometry": {"substrate1": -1.0, "product1": 1.0},
                        "substrate1": s, "product1": p}
     return model_from_dict({
         "name": "parallel_routes",

@@ -135,15 +135,17 @@ class SampleReport:
     def summary(self) -> str:
         """Human-readable multi-line summary."""
         rate = self.n_states / self.seconds if self.seconds > 0 else float("inf")
+        differ = "" if self.n_patterns < 2 else f", {len(self.differing_reactions)} reactions differ"
         lines = [
-            f"{self.n_states} states in {self.seconds:.1f} s ({rate:.0f} states/s); {self.n_patterns} direction "
-            f"pattern(s){'' if self.n_patterns < 2 else f', {len(self.differing_reactions)} reactions differ'}",
+            (f"{self.n_states} states in {self.seconds:.1f} s ({rate:.0f} states/s); "
+             f"{self.n_patterns} direction pattern(s){differ}"),
             f"chains {self.n_chains} per polytope and pattern, burn-in {self.burn_in} sweeps, thinning {self.thinning}",
-            f"min ESS: fluxes {self.min_ess_fluxes:.0f} (slowest " + _names(self.slowest_fluxes) + "), concentrations "
-            f"{self.min_ess_concentrations:.0f} (slowest " + _names(self.slowest_concentrations) + ")",
-            f"worst violations: mass balance {self.max_imbalance_relative:.2g} (relative), flux bounds "
-            f"{self.max_flux_bound_violation:.2g}, ln x bounds {self.max_ln_x_bound_violation:.2g}, second law "
-            f"{self.max_second_law_violation:.2g} (sign(v) dG/RT + margin), dG bounds {self.max_dg_bound_violation:.2g}",
+            (f"min ESS: fluxes {self.min_ess_fluxes:.0f} (slowest {_names(self.slowest_fluxes)}), "
+             f"concentrations {self.min_ess_concentrations:.0f} (slowest {_names(self.slowest_concentrations)})"),
+            (f"worst violations: mass balance {self.max_imbalance_relative:.2g} (relative), flux bounds "
+             f"{self.max_flux_bound_violation:.2g}, ln x bounds {self.max_ln_x_bound_violation:.2g}, second law "
+             f"{self.max_second_law_violation:.2g} (sign(v) dG/RT + margin), dG bounds "
+             f"{self.max_dg_bound_violation:.2g}"),
         ]
         levels = "/".join(f"{100 * q:g}" for q in self.quantile_levels)
         for rid, values in self.watch.items():
@@ -666,7 +668,7 @@ def sample_steady_states(
     with threadpool_limits(1):  # one BLAS thread: the same bits whatever the machine's thread count
         p = _build(cm, settings, units)
         unc = _uncertainty(cm, settings, p)
-        patterns = _patterns(p, n_patterns, settings.time_limit)
+        patterns = _patterns(p, min(n_patterns, n), settings.time_limit)  # every pattern gets a state
         if not patterns:
             raise InfeasibleError(_diagnose(cm, settings, units, p))
         counts = _split(n, len(patterns))
