@@ -4,9 +4,13 @@ from .table import (
     SteadyState, SteadyStateReport, StateArrays, displacement, read_steady_state, state_arrays,
     validate_steady_state, write_steady_state,
 )
+from .constraints import load_constraints, save_constraints
+from .sampler import StateSample, sample_steady_states
+from .samples_io import read_sample_state, read_samples, write_samples
 from .tfa import TFASettings, find_steady_state
 
 __all__ = [
-    "SteadyState", "SteadyStateReport", "StateArrays", "TFASettings", "displacement", "find_steady_state",
+    "StateSample", "load_constraints", "read_sample_state", "read_samples", "sample_steady_states",
+    "save_constraints", "write_samples", "SteadyState", "SteadyStateReport", "StateArrays", "TFASettings", "displacement", "find_steady_state",
     "read_steady_state", "state_arrays", "validate_steady_state", "write_steady_state",
 ]
