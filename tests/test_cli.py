@@ -105,3 +105,11 @@ def test_sample_command_writes_loadable_reproducible_states(tmp_path, ecoli_cm):
     assert len(states) == 40
     for state in states[:5]:
         validate_steady_state(ecoli_cm, state)
+
+
+def test_cycles_command_names_energy_generating_cycles():
+    result = runner.invoke(app, ["cycles", "--max-cycles", "3", "--max-loops", "2"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "energy-generating cycles" in text and "CBL1tonex" in text
+    assert "blocked by CBL1tonex (fixed_directions +1)" in text

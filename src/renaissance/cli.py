@@ -228,6 +228,26 @@ def sample(
 
 
 @app.command()
+def cycles(
+    model: ModelOption = ECOLI,
+    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    max_cycles: Annotated[int, typer.Option(help="Energy-generating cycles to list at most.")] = 30,
+    max_loops: Annotated[int, typer.Option(help="Internal loops to list at most.")] = 10,
+) -> None:
+    """Energy-generating cycles of the stored Keq and internal loops, by name, with what blocks them."""
+    from .model import compile_model, load_model
+    from .steadystate.constraints import load_constraints
+    from .steadystate.cycles import cycle_report
+
+    def run():
+        cm = compile_model(load_model(model))
+        console.print(cycle_report(cm, load_constraints(constraints, cm), max_cycles=max_cycles, max_loops=max_loops),
+                      highlight=False)
+
+    _guard(run)
+
+
+@app.command()
 def demo(
     n: Annotated[int, typer.Option(help="Number of random Km sets.")] = 10_000,
     states: Annotated[int, typer.Option(help="Number of steady states to sample.")] = 1000,
