@@ -158,16 +158,17 @@ def _evaluate_with_progress(problem, km_sets, block: int = 2000, **options):
 def steady_state_command(
     out: Annotated[Path, typer.Option(help="Output steady-state CSV (id,kind,value).")],
     model: ModelOption = ECOLI,
+    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
     seed: Annotated[int, typer.Option(help="Seed of the interior-point choice.")] = 0,
 ) -> None:
     """A first thermodynamically consistent steady state (flux balance + second law, HiGHS)."""
     from .model import compile_model, load_model
-    from .steadystate import validate_steady_state, write_steady_state
+    from .steadystate import load_constraints, validate_steady_state, write_steady_state
     from .steadystate.tfa import find_steady_state
 
     def run():
         cm = compile_model(load_model(model))
-        state = find_steady_state(cm, seed=seed)
+        state = find_steady_state(cm, load_constraints(constraints, cm), seed=seed)
         report = validate_steady_state(cm, state)
         write_steady_state(state, out)
         console.print(f"wrote {out}: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, "
