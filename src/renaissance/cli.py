@@ -29,6 +29,8 @@ ModelOption = Annotated[Path, typer.Option("--model", "-m", help="SKiMpy YAML mo
 ConstraintsOption = Annotated[Path, typer.Option(
     "--constraints", "-c", help="Constraints YAML (default: shipped E. coli constraints).")]
 ThresholdOption = Annotated[float, typer.Option(help="Valid when lambda_max <= threshold (1/h).")]
+
+
 class Backend(str, Enum):
     numpy = "numpy"
     torch = "torch"
@@ -178,7 +180,8 @@ def steady_state_command(
 
 
 def _sample(cm, constraints: Path, n: int, seed: int, **options):
-    """Sample ``n`` states with a progress bar; returns (sample, names of cycles its patterns run)."""
+    """Sample ``n`` states with a progress bar, print the report and the energy-generating
+    cycles the sampled direction patterns run; return the sample."""
     from .steadystate.constraints import load_constraints
     from .steadystate.sampler import sample_steady_states
 
@@ -187,7 +190,11 @@ def _sample(cm, constraints: Path, n: int, seed: int, **options):
         task = progress.add_task("sampling steady states", total=n)
         sample = sample_steady_states(cm, settings, n, seed=seed, progress=lambda k: progress.advance(task, k),
                                       **options)
-    return sample, _cycles_run(cm, sample)
+    console.print(sample.report.summary(), highlight=False)
+    cycles = _cycles_run(cm, sample)
+    console.print("energy-generating cycles run by the sampled direction patterns: "
+                  + ("; ".join(cycles) if cycles else "none"), highlight=False)
+    return sample
 
 
 def _cycles_run(cm, sample) -> list[str]:
@@ -218,11 +225,8 @@ def sample(
 
     def run():
         cm = compile_model(load_model(model))
-        result, cycles = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
+        result = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
         write_samples(result, out)
-        console.print(result.report.summary(), highlight=False)
-        console.print("energy-generating cycles run by the sampled direction patterns: "
-                      + ("; ".join(cycles) if cycles else "none"), highlight=False)
         console.print(f"wrote {out}")
 
     _guard(run)
@@ -270,11 +274,7 @@ def demo(
         cm = compile_model(load_model(model))
         console.print(f"model {model.name}: {cm.n_reactions} reactions, {len(cm.km_names)} Km, "
                       f"reduced Jacobian {cm.structure.n_independent}x{cm.structure.n_independent}")
-        result, cycles = _sample(cm, constraints, states, seed)
-        console.print(result.report.summary(), highlight=False)
-        console.print(f"energy-generating cycles run by the sampled patterns: {'; '.join(cycles) or 'none'}",
-                      highlight=False)
-        state = result.state(0)
+        state = _sample(cm, constraints, states, seed).state(0)
         report = validate_steady_state(cm, state)
         console.print(f"state 0: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, smallest |dG/RT| "
                       f"{report.min_margin:.3g} ({report.min_margin_reaction})")

@@ -13,13 +13,12 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from .._files import write_text_atomic
+from .._files import write_atomic, write_text_atomic
 from ..errors import SteadyStateError, located
 from .sampler import StateSample
 from .table import SteadyState
@@ -69,14 +68,7 @@ def _write_parquet(header: list[str], values: np.ndarray, path: Path) -> None:
     pa, pq = _pyarrow(path)
     columns = {name: (values[:, i].astype(np.int64) if i < 2 else values[:, i]) for i, name in enumerate(header)}
     table = pa.table(columns)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _check_header(header: list[str] | None, source: str) -> None:
