@@ -13,18 +13,22 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,torch]"
+	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
+# the main job: train the E. coli generator (50 NES generations) and emit a population
 demo: venv
-	$(BIN)/renaissance demo
+	$(BIN)/renaissance train --out runs/ecoli --force
+	$(BIN)/renaissance generate runs/ecoli --n 10000 --out runs/ecoli/population.h5
 
 test: venv
 	$(BIN)/python -m pytest
 
 bench: venv
 	$(BIN)/python benchmarks/bench_stability.py
+	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache runs
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

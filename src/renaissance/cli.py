@@ -36,6 +36,11 @@ class Backend(str, Enum):
     torch = "torch"
 
 
+class DType(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+
+
 BackendOption = Annotated[Backend, typer.Option(help="Array backend (float64 either way).")]
 ThreadsOption = Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).")]
 
@@ -292,6 +297,100 @@ def demo(
             console.print(f"[bold]{mode:>6}[/bold]: {int(valid.sum())} of {n} random Km sets valid "
                           f"(lambda_max <= {threshold:g} 1/h) in {elapsed:.2f} s = {n / elapsed:,.0f} sets/s; {detail}")
         console.print(f"total {time.perf_counter() - t0:.1f} s")
+
+    _guard(run)
+
+
+@app.command()
+def train(
+    config: Annotated[Optional[Path], typer.Option(help="Training TOML (default: shipped E. coli config).")] = None,
+    out: Annotated[Path, typer.Option(help="Run directory (checkpoints, history, figures).")] = Path("runs/ecoli"),
+    resume: Annotated[bool, typer.Option(help="Continue the run(s) in --out from the last checkpoint.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Preset: default or paper (overrides the config's).")] = None,
+    generations: Annotated[Optional[int], typer.Option(help="NES generations (overrides the config).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config).")] = None,
+    repeats: Annotated[int, typer.Option(help="Independent runs with seeds seed, seed+1, ... in --out/seed_<s>.")] = 1,
+    plots: Annotated[bool, typer.Option(help="Write figures to --out/figures.")] = True,
+    threads: ThreadsOption = None,
+    device: Annotated[str, typer.Option(help="torch device of the generator and Jacobians (cpu, cuda).")] = "cpu",
+) -> None:
+    """Train a generator by NES until its Km sets give lambda_max <= threshold; a line per generation."""
+    from .generator.plots import plot_runs
+    from .generator.settings import load_settings, settings_from_dict, settings_to_dict
+    from .generator.training import CONFIG, train as train_run
+
+    def line(row: dict) -> None:
+        console.print(
+            f"gen {int(row['generation']):3d}  incidence {100 * row['incidence']:5.1f}%  reward best {row['reward_best']:.3f} "
+            f"mean {row['reward_mean']:.3f}  lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/{row['lambda_q50']:.3g}/"
+            f"{row['lambda_q90']:.3g} 1/h  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
+
+    def run():
+        if resume:
+            given = [name for name, value in (("--config", config), ("--preset", preset), ("--seed", seed),
+                                              ("--generations", generations)) if value is not None]
+            if given:
+                raise RenaissanceError(f"--resume continues {out} as configured in its {CONFIG}; drop {', '.join(given)}")
+            run_dirs = [out] if (out / CONFIG).exists() else sorted(out.glob("seed_*"))
+            if not run_dirs:
+                raise RenaissanceError(f"{out}: no training run to resume (no {CONFIG})")
+            base = None
+        else:
+            data = settings_to_dict(load_settings(config))
+            for key, value in (("preset", preset), ("seed", seed)):
+                if value is not None:
+                    data[key] = value
+            if preset is not None:  # the preset's generator/NES values replace the config's tables
+                data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
+                data["nes"] = {}
+            if generations is not None:
+                data["nes"]["generations"] = generations
+            base = settings_from_dict(data, source=str(config or "shipped config"))
+            run_dirs = [out] if repeats == 1 else [out / f"seed_{base.seed + k}" for k in range(repeats)]
+        results = []
+        for k, run_dir in enumerate(run_dirs):
+            settings = None if base is None else settings_from_dict({**settings_to_dict(base), "seed": base.seed + k})
+            console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
+            start = time.perf_counter()
+            result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
+                               on_generation=line)
+            console.print(result.summary(), highlight=False, soft_wrap=True)
+            console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
+            results.append(result)
+        if plots:
+            paths = plot_runs(results, out / "figures")
+            console.print(f"figures: {', '.join(str(p) for p in paths if p.suffix == '.png')}", soft_wrap=True)
+
+    _guard(run)
+
+
+@app.command()
+def generate(
+    run_dir: Annotated[Path, typer.Argument(help="A training run directory.")],
+    n: Annotated[int, typer.Option("--n", help="Models to write.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Population file (HDF5).")] = Path("population.h5"),
+    seed: Annotated[int, typer.Option(help="Seed of the latent noise.")] = 0,
+    valid_only: Annotated[bool, typer.Option(help="Keep only valid models (generate until --n are found).")] = False,
+    stability: Annotated[bool, typer.Option(help="Compute lambda_max and validity of every model.")] = True,
+    dtype: Annotated[Optional[DType], typer.Option(
+        help="Dense-layer compute type: float32 or bfloat16 (faster on AMX CPUs; default: the run's).")] = None,
+    threads: ThreadsOption = None,
+    device: Annotated[str, typer.Option(help="torch device (cpu, cuda).")] = "cpu",
+) -> None:
+    """Emit Km sets from a trained generator, with back-calculated Vmax and lambda_max, into HDF5."""
+    from .generator.population import generate_population
+
+    def run():
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("generating models", total=n)
+            report = generate_population(run_dir, n, out, seed=seed, valid_only=valid_only, stability=stability,
+                                         dtype=dtype.value if dtype else None, n_threads=threads, device=device,
+                                         on_chunk=lambda written, _: progress.update(task, completed=written))
+        detail = f", {report.valid} valid" if stability else " (stability not evaluated)"
+        console.print(f"wrote {out}: {report.written} models of {report.generated} generated{detail}; "
+                      f"{report.seconds:.2f} s = {report.generated / max(report.seconds, 1e-9):,.0f} models/s", highlight=False,
+                      soft_wrap=True)
 
     _guard(run)
 

@@ -2,9 +2,9 @@
 
 from .eigen import certify_unstable, lambda_max
 from .evaluate import StabilityResult, evaluate_stability, prepare_stability
-from .problem import REASONS, StabilityProblem, build_problem, jacobians_and_vmax
+from .problem import REASONS, StabilityProblem, back_calculate_vmax, build_problem, jacobians_and_vmax
 
 __all__ = [
-    "REASONS", "StabilityProblem", "StabilityResult", "build_problem", "certify_unstable",
+    "REASONS", "StabilityProblem", "StabilityResult", "back_calculate_vmax", "build_problem", "certify_unstable",
     "evaluate_stability", "jacobians_and_vmax", "lambda_max", "prepare_stability",
 ]

@@ -146,15 +146,26 @@ def jacobians_and_vmax(problem: StabilityProblem, ln_km, xp=np):
     J : (B, n, n) reduced Jacobians in 1/h
     vmax : (B, n_rxn) Vmax in model units (concentration / h); the rate constant for mass action
     """
-    ln_k = ln_km + problem.ln_km_shift
-    M = xp.exp(problem.mono_ln_x + ln_k @ problem.mono_km)  # (B, n_mono)
-    D = M @ problem.mono_to_den  # (B, n_den)
-    ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor - xp.log(D) @ problem.den_to_rxn
-    vmax = problem.signed_v * xp.exp(-ln_abs_g)
+    M, D, vmax = _monomials_and_vmax(problem, ln_km, xp)
     w = M[:, problem.active] / (D @ problem.mono_to_den.T)[:, problem.active]
     J = xp.zeros_like(M[:, :1]) + problem.J0  # (B, n * n)
     J[:, problem.moving] = problem.J0[problem.moving] - w @ problem.G
     return J.reshape(-1, problem.n, problem.n), vmax
+
+
+def back_calculate_vmax(problem: StabilityProblem, ln_km, xp=np):
+    """Vmax (B, n_rxn), model concentration per hour, that reproduce the steady-state fluxes
+    for (B, n_km) ln(Km / (mol/L)) (the rate constant for mass action)."""
+    return _monomials_and_vmax(problem, ln_km, xp)[2]
+
+
+def _monomials_and_vmax(problem: StabilityProblem, ln_km, xp):
+    """Denominator monomials M (B, n_mono), denominators D (B, n_den) and Vmax (B, n_rxn)."""
+    ln_k = ln_km + problem.ln_km_shift
+    M = xp.exp(problem.mono_ln_x + ln_k @ problem.mono_km)
+    D = M @ problem.mono_to_den
+    ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor - xp.log(D) @ problem.den_to_rxn
+    return M, D, problem.signed_v * xp.exp(-ln_abs_g)
 
 
 def screen(J, vmax, xp=np):

@@ -1,0 +1,122 @@
+"""NES training on E. coli: the default preset vs the paper's preset vs a cross-entropy baseline.
+
+Run: ``python benchmarks/bench_train.py [--seeds 3] [--generations 50] [--out DIR]``.
+All three methods run in this process on this machine, at the shipped fixture steady state,
+each with the same evaluation budget (generations x 20 children x 100 models = 100,000 for 50
+generations). Reported per method and seed: incidence during training, the incidence of 1,000
+fresh models from the final generator (or distribution), the spread of the valid models' Km
+(mean over the used Km of the sd of ln Km), wall time and models evaluated per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from renaissance.generator import load_settings, train
+from renaissance.generator.plots import plot_runs
+from renaissance.generator.settings import settings_from_dict, settings_to_dict
+from renaissance.generator.training import TrainingProblem, load_problem
+from renaissance.stability import evaluate_stability
+
+
+def cross_entropy_search(problem: TrainingProblem, iterations: int, per_iteration: int, ln_bounds, seed: int,
+                         columns: np.ndarray, elite_fraction: float = 0.1, n_final: int = 1000):
+    """Independent normal distributions over ln Km, refitted to the 10% lowest lambda_max each
+    iteration (values clipped to the bounds). Returns incidence and Km spread of the valid sets
+    per iteration, final fresh-sample incidence and valid ln Km."""
+    rng = np.random.default_rng(seed)
+    low, high = ln_bounds
+    n_km = problem.n_km
+    mean = np.full(n_km, (low + high) / 2)
+    sd = np.full(n_km, (high - low) / 4)
+    incidence, spreads = [], []
+
+    def draw(n):
+        return np.clip(rng.normal(mean, sd, size=(n, n_km)), low, high)
+
+    for _ in range(iterations):
+        ln_km = draw(per_iteration)
+        result = evaluate_stability(problem.stability, np.exp(ln_km))
+        incidence.append(result.valid.mean())
+        spreads.append(spread(ln_km[result.valid], columns))
+        order = np.argsort(np.where(np.isnan(result.lambda_max), np.inf, result.lambda_max))
+        elite = ln_km[order[: max(2, int(elite_fraction * per_iteration))]]
+        mean, sd = elite.mean(axis=0), np.maximum(elite.std(axis=0), 1e-3)
+    ln_km = draw(n_final)
+    final = evaluate_stability(problem.stability, np.exp(ln_km))
+    return np.array(incidence), np.array(spreads), final.valid.mean(), ln_km[final.valid]
+
+
+def spread(ln_km_valid: np.ndarray, columns: np.ndarray) -> float:
+    return float(ln_km_valid[:, columns].std(axis=0).mean()) if len(ln_km_valid) >= 2 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--generations", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=None, help="keep run directories and figures here")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_train_"))
+    base = load_settings()
+    problem = load_problem(base.problem)
+    columns = problem.free[problem.used[problem.free]]
+    print(f"E. coli fixture state, {os.cpu_count()} cores; {args.generations} generations x "
+          f"{base.nes.population} children x {base.nes.models_per_child} models per run")
+
+    rows = {}
+    runs = {}
+    for preset in ("default", "paper"):
+        for seed in range(args.seeds):
+            data = settings_to_dict(base)
+            data.update(preset=preset, seed=seed)
+            data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
+            data["nes"] = {"generations": args.generations}
+            settings = settings_from_dict(data)
+            start = time.perf_counter()
+            run = train(settings, out / f"{preset}_seed{seed}", overwrite=True)
+            seconds = time.perf_counter() - start
+            evaluated = run.lambda_max.size + len(run.final_valid)
+            rows.setdefault(preset, []).append((run.history["incidence"], run.final_incidence, run.km_spread,
+                                                seconds, evaluated / seconds))
+            runs.setdefault(preset, []).append(run)
+            print(f"{preset:>8} seed {seed}: final incidence {100 * run.final_incidence:5.1f}%  Km spread "
+                  f"{run.km_spread:.2f}  {seconds:5.1f} s  {evaluated / seconds:,.0f} models/s", flush=True)
+        plot_runs(runs[preset], out / f"figures_{preset}")
+
+    iterations = args.generations * base.nes.population * base.nes.models_per_child // 1000
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        inc, spreads, final, valid = cross_entropy_search(problem, iterations, 1000, base.generator.ln_km_bounds,
+                                                          seed, columns)
+        seconds = time.perf_counter() - start
+        evaluated = iterations * 1000 + 1000
+        rows.setdefault("cross-entropy", []).append((inc, final, spread(valid, columns), seconds, evaluated / seconds))
+        reached = np.flatnonzero(inc >= 0.98)
+        when = (f"first >= 98% valid at iteration {reached[0] + 1} ({(reached[0] + 1) * 1000:,} evaluations), "
+                f"Km spread there {spreads[reached[0]]:.2f}" if len(reached) else "never >= 98% valid")
+        print(f"cross-entropy seed {seed}: final incidence {100 * final:5.1f}%  Km spread {spread(valid, columns):.2f}  "
+              f"{seconds:5.1f} s; {when}", flush=True)
+
+    print("\nincidence during training (mean over seeds) at 10/25/50/75/100% of the budget; final = 1,000 fresh models")
+    print(f"{'method':>14} {'10%':>6} {'25%':>6} {'50%':>6} {'75%':>6} {'100%':>6} | {'final':>14} {'Km sd':>6} "
+          f"{'time s':>7} {'models/s':>9}")
+    for method, results in rows.items():
+        history = np.array([r[0] for r in results])
+        marks = [history[:, max(0, int(f * history.shape[1]) - 1)].mean() for f in (0.1, 0.25, 0.5, 0.75, 1.0)]
+        finals = np.array([r[1] for r in results])
+        print(f"{method:>14} " + " ".join(f"{100 * m:5.1f}%" for m in marks)
+              + f" | {100 * finals.mean():5.1f}% ({100 * finals.min():.1f}-{100 * finals.max():.1f})"
+              + f" {np.mean([r[2] for r in results]):6.2f} {np.mean([r[3] for r in results]):7.1f}"
+              + f" {np.mean([r[4] for r in results]):9,.0f}")
+    print(f"\nrun directories and figures: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Argument checks at public boundaries: one message naming the argument, its value and the rule."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_int(value, name: str, *, min_value: int = 1) -> int:
+    """``value`` as an int >= ``min_value`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_value:
+        raise ValueError(f"{name} == {value!r}, must be an int >= {min_value}")
+    return int(value)
+
+
+def check_float(value, name: str, *, low: float = -math.inf, high: float = math.inf,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float in the interval [low, high] (ends open when asked)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} == {value!r}, must be a finite number in {left}{low}, {high}{right}")
+    return float(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} == {value!r}, must be one of {sorted(choices)}")
+    return value

@@ -1,0 +1,79 @@
+"""Run directory state: the NES state after each generation, written atomically (npz, no pickle).
+
+``RUN_DIR/checkpoint.npz`` holds ``theta`` (P,) float32, ``learning_rate``, ``generation`` (the
+number of finished generations), ``rng_state`` (the torch generator's bytes), the history
+columns (``history/<name>``, one value per generation) and ``lambda_max`` (generations,
+C * M): every model's lambda_max. Arrays are read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._files import write_atomic
+from ..errors import RenaissanceError
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY_COLUMNS = (
+    "generation", "incidence", "reward_best", "reward_mean", "lambda_min", "lambda_q10",
+    "lambda_q50", "lambda_q90", "learning_rate", "evaluated", "seconds",
+)
+
+
+@dataclass
+class RunState:
+    """Everything needed to continue a run bit for bit."""
+
+    theta: torch.Tensor
+    learning_rate: float
+    generation: int
+    rng_state: torch.Tensor
+    history: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in HISTORY_COLUMNS})
+    lambda_max: list[np.ndarray] = field(default_factory=list)
+
+    def lambda_array(self) -> np.ndarray:
+        """(generations, C * M) float64; (0, 0) before the first generation."""
+        if not self.lambda_max:
+            return np.zeros((0, 0))
+        return np.array(self.lambda_max, dtype=np.float64)
+
+
+def save_checkpoint(run_dir: str | os.PathLike, state: RunState) -> None:
+    arrays = {
+        "theta": state.theta.detach().cpu().numpy(),
+        "learning_rate": np.float64(state.learning_rate),
+        "generation": np.int64(state.generation),
+        "rng_state": state.rng_state.cpu().numpy(),
+        "lambda_max": state.lambda_array(),
+    }
+    arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in state.history.items()})
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(Path(run_dir) / CHECKPOINT, write)
+
+
+def load_checkpoint(run_dir: str | os.PathLike, device: str = "cpu") -> RunState:
+    path = Path(run_dir) / CHECKPOINT
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            history = {c: data[f"history/{c}"].tolist() for c in HISTORY_COLUMNS}
+            return RunState(
+                theta=torch.as_tensor(data["theta"], device=device),
+                learning_rate=float(data["learning_rate"]),
+                generation=int(data["generation"]),
+                rng_state=torch.as_tensor(data["rng_state"]),
+                history=history,
+                lambda_max=list(data["lambda_max"]),
+            )
+    except FileNotFoundError:
+        raise RenaissanceError(f"{path}: no checkpoint (not a training run directory?)") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise RenaissanceError(f"{path}: unreadable checkpoint ({exc})") from None

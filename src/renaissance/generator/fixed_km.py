@@ -1,0 +1,109 @@
+"""Fixed and measured Km: excluded from the generator, drawn uniformly in a range per model.
+
+File format (CSV, one header row; columns in any order)::
+
+    name,min,max,value,unit,source
+    km_substrate1_ACONTa,0.5,0.9,,mM,a range
+    km_substrate1_ACONTb,,,0.13,mM,BRENDA 1
+    km_substrate1_ACONTb,,,0.16,mM,BRENDA 2
+
+``name`` and ``unit`` (M, mM, uM, µM or nM) are required. A row gives either a range
+(``min``, ``max``) or one measurement (``value``); several measurement rows of one Km are reduced
+to their geometric mean g and the range [0.8 g, 1.2 g] (the paper's +-20%, also for a single
+value). A Km may not have both a range and measurements. Every model draws each fixed Km
+uniformly (in Km, not ln Km, as the reference) in its range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._files import read_text
+from ..errors import ParameterFileError, located
+
+UNITS = {"M": 1.0, "mM": 1e-3, "uM": 1e-6, "µM": 1e-6, "nM": 1e-9}
+MEASUREMENT_SPREAD = 0.2
+
+
+@dataclass(frozen=True)
+class FixedKm:
+    """Km excluded from the generator: ``columns`` index ``km_names``; ranges in mol/L, (n_fixed,)."""
+
+    names: tuple[str, ...]
+    columns: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    def free_columns(self, n_km: int) -> np.ndarray:
+        """Indices of the Km the generator emits, in ``km_names`` order."""
+        return np.setdiff1d(np.arange(n_km), self.columns)
+
+
+def no_fixed_km() -> FixedKm:
+    return FixedKm((), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+
+
+def read_fixed_km(path: str | os.PathLike, km_names) -> FixedKm:
+    """Read a fixed/measured Km file (see the module docstring) against the model's Km names."""
+    source = str(path)
+    rows = list(csv.DictReader(io.StringIO(read_text(path, ParameterFileError))))
+    index = {name: i for i, name in enumerate(km_names)}
+    ranges: dict[str, tuple[float, float]] = {}
+    measured: dict[str, list[float]] = {}
+    for line, row in enumerate(rows, start=2):
+        name = (row.get("name") or "").strip()
+        where = f"line {line}, '{name}'"
+        if name not in index:
+            raise ParameterFileError(located(source, where, "unknown Km name" if name else "missing name"))
+        unit = (row.get("unit") or "").strip()
+        if unit not in UNITS:
+            raise ParameterFileError(located(source, where, f"unit {unit!r} unknown; known: {sorted(UNITS)}"))
+        scale = UNITS[unit]
+        low, high, value = (_number(row.get(k), source, where, k) for k in ("min", "max", "value"))
+        if value is not None and low is None and high is None:
+            measured.setdefault(name, []).append(value * scale)
+        elif value is None and low is not None and high is not None and low < high:
+            if name in ranges:
+                raise ParameterFileError(located(source, where, "range given twice"))
+            ranges[name] = (low * scale, high * scale)
+        else:
+            raise ParameterFileError(located(source, where, "give either min < max or value"))
+    both = sorted(set(ranges) & set(measured))
+    if both:
+        raise ParameterFileError(located(source, f"Km {both[:5]}", "has both a range and measurements"))
+    for name, values in measured.items():
+        g = math.exp(np.mean(np.log(values)))
+        ranges[name] = ((1 - MEASUREMENT_SPREAD) * g, (1 + MEASUREMENT_SPREAD) * g)
+    names = tuple(sorted(ranges, key=index.__getitem__))
+    return FixedKm(
+        names,
+        np.array([index[n] for n in names], dtype=np.int64),
+        np.array([ranges[n][0] for n in names]),
+        np.array([ranges[n][1] for n in names]),
+    )
+
+
+def sample_fixed_ln_km(fixed: FixedKm, n: int, rng: torch.Generator) -> torch.Tensor:
+    """(n, n_fixed) float64 ln(Km / (mol/L)), each Km uniform in [low, high]."""
+    u = torch.rand((n, len(fixed.names)), generator=rng, dtype=torch.float64, device=rng.device)
+    low, high = torch.as_tensor(fixed.low, device=rng.device), torch.as_tensor(fixed.high, device=rng.device)
+    return torch.log(low + (high - low) * u)
+
+
+def _number(field: str | None, source: str, where: str, key: str) -> float | None:
+    if field is None or not field.strip():
+        return None
+    try:
+        value = float(field)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ParameterFileError(located(source, f"{where}, {key}", f"{field!r} must be a finite number > 0"))
+    return value

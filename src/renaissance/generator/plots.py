@@ -1,0 +1,100 @@
+"""Figures of training runs (matplotlib, Agg backend): PNG and SVG side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._files import write_atomic
+from .training import TrainingRun
+
+
+def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]:
+    """Write the training figures of one run or of repeats (same settings, several seeds).
+
+    - ``incidence``: incidence and mean reward per generation (line: mean over repeats; band:
+      min-max over repeats);
+    - ``lambda_max``: distribution of every model's lambda_max at a few generations (symlog axis),
+      the shift of the paper's Fig. 2;
+    - ``km``: 5-50-95% quantiles of ln Km of the valid models of the final generators, per
+      emitted Km that enters a rate law, sorted by median.
+
+    Returns the written paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    threshold = runs[0].settings.nes.threshold
+    written = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, column, label in ((axes[0], "incidence", "incidence (valid fraction)"), (axes[1], "reward_mean", "mean reward")):
+        n = min(len(r.history[column]) for r in runs)
+        values = np.array([r.history[column][:n] for r in runs])
+        generations = np.arange(1, n + 1)
+        ax.plot(generations, values.mean(axis=0), color="C0")
+        if len(runs) > 1:
+            ax.fill_between(generations, values.min(axis=0), values.max(axis=0), color="C0", alpha=0.25,
+                            label=f"min-max of {len(runs)} repeats")
+            ax.legend(loc="lower right")
+        ax.set_xlabel("generation")
+        ax.set_ylabel(label)
+    fig.tight_layout()
+    written += _save(fig, out_dir / "incidence")
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    lam = runs[0].lambda_max
+    picks = sorted({0, len(lam) // 4, len(lam) // 2, len(lam) - 1}) if len(lam) else []
+    finite = lam[np.isfinite(lam)]
+    if finite.size:
+        edges = _symlog_edges(finite)
+        for i in picks:
+            values = lam[i][np.isfinite(lam[i])]
+            ax.hist(values, bins=edges, histtype="step", label=f"generation {i + 1}")
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.axvline(threshold, color="k", linestyle="--", linewidth=1, label=f"threshold {threshold:g} 1/h")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("lambda_max (1/h)")
+    ax.set_ylabel("models")
+    fig.tight_layout()
+    written += _save(fig, out_dir / "lambda_max")
+
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    valid = np.concatenate([r.final_ln_km[r.final_valid] for r in runs])
+    columns = runs[0].free[runs[0].used[runs[0].free]]
+    if len(valid):
+        q = np.quantile(valid[:, columns], [0.05, 0.5, 0.95], axis=0)
+        order = np.argsort(q[1])
+        x = np.arange(len(order))
+        ax.fill_between(x, q[0][order], q[2][order], color="C0", alpha=0.3, label="5-95%")
+        ax.plot(x, q[1][order], color="C0", label="median")
+        low, high = runs[0].settings.generator.ln_km_bounds
+        ax.axhline(low, color="k", linewidth=0.8)
+        ax.axhline(high, color="k", linewidth=0.8)
+        ax.legend(loc="upper left")
+    ax.set_xlabel(f"Km emitted by the generator, sorted by median ({len(columns)})")
+    ax.set_ylabel("ln(Km / (mol/L)) of valid models")
+    fig.tight_layout()
+    written += _save(fig, out_dir / "km")
+    plt.close("all")
+    return written
+
+
+def _symlog_edges(values: np.ndarray, n: int = 60) -> np.ndarray:
+    t = np.arcsinh(values)
+    return np.sinh(np.linspace(t.min(), t.max() + 1e-9, n))
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = stem.with_suffix(suffix)
+        write_atomic(path, lambda tmp, s=suffix: fig.savefig(tmp, format=s[1:], dpi=150))
+        paths.append(path)
+    return paths

@@ -1,0 +1,299 @@
+"""Training settings: frozen dataclasses, named presets and a TOML file layer.
+
+A training configuration is a TOML file with four tables; every key is optional::
+
+    preset = "default"            # or "paper": the published algorithm and values
+    seed = 0
+
+    [problem]                     # paths relative to this file
+    model = "ecoli_varma_curated.yaml"
+    steady_state = "ecoli_steady_state.csv"   # or: states = "states.csv", state_index = 12
+    fixed_km = "measured_km.csv"              # optional (see renaissance.generator.fixed_km)
+
+    [units]                       # renaissance.settings.UnitSettings
+    concentration_scale = 1e9
+
+    [generator]                   # GeneratorSettings
+    km_bounds = [1.3e-6, 2e-2]    # mol/L, or ln_km_bounds = [-25.0, 3.0] (the reference code)
+
+    [nes]                         # NESSettings
+    generations = 50
+
+Values in the tables override the preset's. An unknown table or key is an error naming it and
+the file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass, field, fields, replace
+from importlib.resources import files
+from pathlib import Path
+
+from .._files import read_text, write_text_atomic
+from .._validation import check_choice, check_float, check_int
+from ..errors import RenaissanceError, located
+from ..settings import UnitSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAPPINGS = ("tanh", "batch_minmax")
+SHAPINGS = ("zscore", "centered_rank")
+DTYPES = ("float32", "bfloat16")
+
+
+class ConfigError(RenaissanceError):
+    """A training configuration (TOML) is malformed or names unknown settings."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratorSettings:
+    """The generator network and the map from its outputs to ln Km.
+
+    Network: z ~ N(0, I_latent) -> dense layers ``hidden`` (tanh, dropout during training) ->
+    one pre-activation a_j per free Km. ``tanh`` mapping:
+    ln Km_j = lo + (hi - lo) (1 + tanh(a_j + offset_gain * o_j)) / 2, with o a learnable
+    per-output offset (0 at start); ``batch_minmax`` (the reference code): tanh(a) rescaled by
+    the min and max over each child's whole batch, then mapped to [lo, hi].
+
+    Attributes
+    ----------
+    latent_dim : int              noise dimension (reference: 99)
+    hidden : tuple of int         hidden layer widths (reference: 256, 512, 1024)
+    dropout : float               dropout probability after each hidden layer, training only
+    mapping : {"tanh", "batch_minmax"}
+    offset_gain : float           gain of the per-output offset (0 disables it)
+    ln_km_bounds : (float, float) ln(Km / (mol/L)) range (paper: ln 1.3e-6 .. ln 2e-2)
+    dtype : {"float32", "bfloat16"}  compute type of the dense layers (bfloat16: ~2x faster
+                                  generation on CPUs with AMX/AVX512-BF16; outputs stay float32)
+    """
+
+    latent_dim: int = 99
+    hidden: tuple[int, ...] = (256, 512, 1024)
+    dropout: float = 0.5
+    mapping: str = "tanh"
+    offset_gain: float = 50.0
+    ln_km_bounds: tuple[float, float] = (math.log(1.3e-6), math.log(2e-2))
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        check_int(self.latent_dim, "generator.latent_dim")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not self.hidden:
+            raise ValueError("generator.hidden == (), must list at least one layer width")
+        for width in self.hidden:
+            check_int(width, "generator.hidden[]")
+        check_float(self.dropout, "generator.dropout", low=0.0, high=1.0, high_open=True)
+        check_choice(self.mapping, "generator.mapping", MAPPINGS)
+        check_float(self.offset_gain, "generator.offset_gain", low=0.0)
+        low, high = (float(b) for b in self.ln_km_bounds)
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"generator.ln_km_bounds == {self.ln_km_bounds!r}, must be finite with low < high")
+        object.__setattr__(self, "ln_km_bounds", (low, high))
+        check_choice(self.dtype, "generator.dtype", DTYPES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NESSettings:
+    """Natural Evolution Strategies on the generator's weights.
+
+    Per generation: ``population`` children theta + sigma * eps_i (``antithetic``: eps_i and
+    -eps_i in pairs), each scored on ``models_per_child`` generated Km sets by ``reward``;
+    rewards shaped (``zscore`` or ``centered_rank``); update
+    theta <- theta + learning_rate / (population * sigma) * sum_i eps_i * r_i;
+    then learning_rate <- learning_rate * (1 - lr_decay).
+
+    ``reward`` is a name in :data:`renaissance.generator.rewards.REWARDS` or
+    ``"package.module:function"``. ``common_latent``: all children see the same latent noise.
+    ``threshold`` (1/h): a model is valid when lambda_max <= threshold.
+    """
+
+    generations: int = 50
+    population: int = 20
+    sigma: float = 0.002
+    models_per_child: int = 100
+    learning_rate: float = 1e-4
+    lr_decay: float = 0.03
+    antithetic: bool = True
+    common_latent: bool = True
+    shaping: str = "centered_rank"
+    reward: str = "rank_incidence"
+    threshold: float = -2.5
+
+    def __post_init__(self) -> None:
+        check_int(self.generations, "nes.generations", min_value=0)
+        check_int(self.population, "nes.population", min_value=2)
+        if self.antithetic and self.population % 2:
+            raise ValueError(f"nes.population == {self.population}, must be even with antithetic = true")
+        check_float(self.sigma, "nes.sigma", low=0.0, low_open=True)
+        check_int(self.models_per_child, "nes.models_per_child")
+        check_float(self.learning_rate, "nes.learning_rate", low=0.0)
+        check_float(self.lr_decay, "nes.lr_decay", low=0.0, high=1.0, high_open=True)
+        check_choice(self.shaping, "nes.shaping", SHAPINGS)
+        if not isinstance(self.reward, str) or not self.reward:
+            raise ValueError(f"nes.reward == {self.reward!r}, must be a reward name or 'module:function'")
+        check_float(self.threshold, "nes.threshold")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProblemSettings:
+    """What is parameterised: a model, one steady state, optional fixed/measured Km.
+
+    The state is ``steady_state`` (an ``id,kind,value`` CSV) or row ``state_index`` of a
+    sampled-states file ``states``; exactly one of the two.
+    """
+
+    model: str
+    steady_state: str | None = None
+    states: str | None = None
+    state_index: int = 0
+    fixed_km: str | None = None
+    units: UnitSettings = field(default_factory=UnitSettings)
+
+    def __post_init__(self) -> None:
+        if (self.steady_state is None) == (self.states is None):
+            raise ValueError("problem: give exactly one of steady_state and states")
+        check_int(self.state_index, "problem.state_index", min_value=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings:
+    """Everything a training run needs; written to ``RUN_DIR/config.toml``."""
+
+    problem: ProblemSettings
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    nes: NESSettings = field(default_factory=NESSettings)
+    preset: str = "default"
+    seed: int = 0
+    final_samples: int = 1000
+
+    def __post_init__(self) -> None:
+        check_int(self.seed, "seed", min_value=0)
+        check_int(self.final_samples, "final_samples", min_value=0)
+
+
+#: named presets: overrides of the dataclass defaults per table
+PRESETS: dict[str, dict[str, dict]] = {
+    # tuned here: large search radius for the output means (offset x gain), small one for the
+    # weights, a rank reward that has signal while every model is unstable, plain NES updates
+    "default": {"generator": {}, "nes": {}},
+    # the published algorithm and values (DESIGN.md section 2, items 4-5)
+    "paper": {
+        "generator": {"mapping": "batch_minmax", "offset_gain": 0.0},
+        "nes": {"sigma": 0.01, "learning_rate": 1e-3, "lr_decay": 0.05, "antithetic": False,
+                "common_latent": False, "shaping": "zscore", "reward": "incidence"},
+    },
+}
+
+_TABLES = {"problem", "units", "generator", "nes"}
+_TOP = {"preset", "seed", "final_samples"}
+
+
+def default_config_path() -> Path:
+    """The shipped E. coli training configuration."""
+    return Path(str(files("renaissance") / "data" / "ecoli_train.toml"))
+
+
+def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: str | None = None) -> TrainSettings:
+    """Build :class:`TrainSettings` from a TOML-shaped dict; relative paths resolve in ``base_dir``."""
+    unknown = sorted(set(data) - _TABLES - _TOP)
+    if unknown:
+        raise ConfigError(located(source, f"keys {unknown}", f"unknown; known: {sorted(_TABLES | _TOP)}"))
+    preset = data.get("preset", "default")
+    if preset not in PRESETS:
+        raise ConfigError(located(source, f"preset '{preset}'", f"unknown; known: {sorted(PRESETS)}"))
+    try:
+        generator_table = dict(data.get("generator", {}))
+        _km_bounds_to_ln(generator_table, source)
+        generator = _build(GeneratorSettings, {**PRESETS[preset]["generator"], **generator_table}, "generator", source)
+        nes = _build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
+        units = _build(UnitSettings, data.get("units", {}), "units", source)
+        problem_table = dict(data.get("problem", {}))
+        if "model" not in problem_table:
+            raise ConfigError(located(source, "problem.model", "missing (path of a SKiMpy YAML model)"))
+        for key in ("model", "steady_state", "states", "fixed_km"):
+            if problem_table.get(key) is not None:
+                problem_table[key] = str((Path(base_dir) / problem_table[key]).resolve())
+        problem = _build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
+        top = {k: data[k] for k in ("seed", "final_samples") if k in data}
+        return TrainSettings(problem=problem, generator=generator, nes=nes, preset=preset, **top)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(located(source, "settings", str(exc))) from None
+
+
+def load_settings(path: str | os.PathLike | None = None) -> TrainSettings:
+    """Read a training configuration (default: the shipped E. coli one)."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        data = tomllib.loads(read_text(path, ConfigError))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(located(str(path), "TOML", str(exc))) from None
+    return settings_from_dict(data, path.parent, str(path))
+
+
+def settings_to_dict(settings: TrainSettings) -> dict:
+    """The TOML-shaped dict of ``settings`` (absolute paths, every value explicit)."""
+    problem = {k: v for k, v in asdict(settings.problem).items() if k != "units" and v is not None}
+    return {
+        "preset": settings.preset, "seed": settings.seed, "final_samples": settings.final_samples,
+        "problem": problem, "units": asdict(settings.problem.units),
+        "generator": asdict(settings.generator), "nes": asdict(settings.nes),
+    }
+
+
+def save_settings(settings: TrainSettings, path: str | os.PathLike) -> None:
+    """Write ``settings`` as TOML (atomic); :func:`load_settings` reads it back equal."""
+    write_text_atomic(path, toml_text(settings_to_dict(settings)))
+
+
+def with_overrides(settings: TrainSettings, **tables) -> TrainSettings:
+    """A copy with fields replaced per table, e.g. ``with_overrides(s, nes={"generations": 5})``."""
+    changes = {}
+    for name, values in tables.items():
+        if values:
+            changes[name] = replace(getattr(settings, name), **values)
+    return replace(settings, **changes)
+
+
+def toml_text(data: dict) -> str:
+    """Minimal TOML writer for scalar keys and one level of tables of scalars/lists."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for table, values in data.items():
+        if isinstance(values, dict):
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, int) or math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _km_bounds_to_ln(table: dict, source: str | None) -> None:
+    if "km_bounds" in table:
+        if "ln_km_bounds" in table:
+            raise ConfigError(located(source, "generator", "give km_bounds (mol/L) or ln_km_bounds, not both"))
+        low, high = table.pop("km_bounds")
+        if not (0 < low < high):
+            raise ConfigError(located(source, "generator.km_bounds", f"{[low, high]} must satisfy 0 < low < high (mol/L)"))
+        table["ln_km_bounds"] = (math.log(low), math.log(high))
+
+
+def _build(cls, values: dict, table: str, source: str | None):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(located(source, f"[{table}] keys {unknown}", f"unknown; known: {sorted(known)}"))
+    return cls(**values)

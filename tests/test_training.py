@@ -1,0 +1,217 @@
+"""Training runs on the E. coli model: learning, determinism, resume after SIGKILL, populations, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from renaissance.cli import app
+from renaissance.errors import ParameterFileError, RenaissanceError
+from renaissance.generator import load_settings, train
+from renaissance.generator.checkpoint import load_checkpoint
+from renaissance.generator.population import generate_population, read_population
+from renaissance.generator.settings import save_settings, with_overrides
+from renaissance.generator.training import load_problem, load_run
+from renaissance.model.rates import reaction_rates
+from renaissance.stability import evaluate_stability
+from renaissance.steadystate.table import model_for_state, state_arrays
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "renaissance" / "data"
+
+
+def tiny_settings(generations: int = 4, **nes):
+    """The shipped E. coli problem with a small network (fast enough for unit tests)."""
+    settings = load_settings()
+    settings = with_overrides(settings, generator={"latent_dim": 8, "hidden": (16, 16)},
+                              nes={"generations": generations, "population": 4, "models_per_child": 10, **nes})
+    return replace(settings, final_samples=40)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    run = train(tiny_settings(), run_dir)
+    return run_dir, run
+
+
+def test_short_training_raises_incidence(tmp_path):
+    """10 generations of the default preset on the fixture state: from 0 valid models and a
+    median lambda_max ~2.5e4 1/h to valid models and a median two orders of magnitude lower."""
+    settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}),
+                       final_samples=300)
+    untrained = train(replace(settings, nes=replace(settings.nes, generations=0)), tmp_path / "untrained")
+    trained = train(settings, tmp_path / "trained")
+    assert untrained.final_incidence == 0.0
+    assert np.nanmedian(untrained.final_lambda_max) > 1e4
+    assert trained.final_incidence > untrained.final_incidence
+    assert np.nanmedian(trained.final_lambda_max) < np.nanmedian(untrained.final_lambda_max) / 100
+    assert trained.history["incidence"][-1] > 0 and trained.history["incidence"][0] == 0
+    # lambda_max in the history is the exact value of every model of every generation
+    assert trained.lambda_max.shape == (10, 20 * 50)
+    low, high = settings.generator.ln_km_bounds
+    assert np.all((trained.final_ln_km >= low) & (trained.final_ln_km <= high))
+
+
+def test_final_sample_matches_stability_evaluation(tiny_run):
+    run_dir, run = tiny_run
+    problem = load_problem(run.settings.problem)
+    result = evaluate_stability(problem.stability, np.exp(run.final_ln_km))
+    np.testing.assert_allclose(result.lambda_max, run.final_lambda_max, rtol=1e-12)
+    assert np.array_equal(result.valid, run.final_valid)
+
+
+def test_same_seed_same_history(tiny_run, tmp_path):
+    run_dir, run = tiny_run
+    again = train(run.settings, tmp_path / "again")
+    assert torch.equal(again.theta, run.theta)
+    for column, values in run.history.items():
+        if column != "seconds":
+            np.testing.assert_array_equal(again.history[column], values)
+    other = train(replace(run.settings, seed=1), tmp_path / "other")
+    assert not torch.equal(other.theta, run.theta)
+
+
+def test_existing_run_is_not_overwritten_silently(tiny_run):
+    run_dir, run = tiny_run
+    with pytest.raises(RenaissanceError, match="holds a training run"):
+        train(run.settings, run_dir)
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_result(tmp_path):
+    settings = tiny_settings(generations=60)
+    config = tmp_path / "tiny.toml"
+    save_settings(settings, config)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "renaissance.cli", "train", "--config", str(config),
+                             "--out", str(killed), "--no-plots"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    generation = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            generation = load_checkpoint(killed).generation
+        except RenaissanceError:
+            generation = 0
+        if generation >= 5:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stopped_at = load_checkpoint(killed).generation
+    assert 5 <= stopped_at < 60  # killed mid-run
+    resumed = train(None, killed, resume=True)
+    uninterrupted = train(settings, tmp_path / "whole")
+    assert torch.equal(resumed.theta, uninterrupted.theta)
+    for column, values in uninterrupted.history.items():
+        if column != "seconds":
+            np.testing.assert_array_equal(resumed.history[column], values)
+    np.testing.assert_array_equal(resumed.final_ln_km, uninterrupted.final_ln_km)
+    assert not list(killed.glob(".*"))  # no temporary file left behind
+    loaded = load_run(killed)
+    assert torch.equal(loaded.theta, uninterrupted.theta)
+
+
+def test_fixed_km_are_sampled_in_their_ranges(tmp_path):
+    fixed = tmp_path / "measured.csv"
+    fixed.write_text("name,min,max,value,unit\n"
+                     "km_substrate_ACONTa,0.5,0.9,,mM\n"
+                     "km_substrate_ACONTb,,,0.1,mM\n"
+                     "km_substrate_ACONTb,,,0.4,mM\n")
+    settings = tiny_settings(generations=2)
+    settings = replace(settings, problem=replace(settings.problem, fixed_km=str(fixed)))
+    run = train(settings, tmp_path / "run")
+    km_names = list(load_problem(settings.problem).stability.km_names)
+    a, b = km_names.index("km_substrate_ACONTa"), km_names.index("km_substrate_ACONTb")
+    km = np.exp(run.final_ln_km)
+    assert np.all((km[:, a] >= 5e-4) & (km[:, a] <= 9e-4))
+    assert np.all((km[:, b] >= 1.6e-4) & (km[:, b] <= 2.4e-4))
+    assert len(run.free) == len(km_names) - 2 and a not in run.free and b not in run.free
+
+
+def test_population_file(tiny_run, tmp_path, fixture_state, ecoli_cm):
+    run_dir, run = tiny_run
+    out = tmp_path / "pop.h5"
+    report = generate_population(run_dir, 300, out, seed=3, chunk_size=128)
+    pop = read_population(out)
+    assert (report.written, report.generated, len(pop)) == (300, 300, 300)
+    assert pop.km.shape == (300, 384) and pop.vmax.shape == (300, 123)
+    assert pop.km_names == tuple(ecoli_cm.km_names)
+    low, high = np.exp(run.settings.generator.ln_km_bounds)
+    assert np.all((pop.km >= low * (1 - 1e-12)) & (pop.km <= high * (1 + 1e-12)))
+    # the stored lambda_max and validity are those of the stored Km
+    problem = load_problem(run.settings.problem)
+    again = evaluate_stability(problem.stability, pop.km)
+    np.testing.assert_allclose(pop.lambda_max, again.lambda_max, rtol=1e-10)
+    assert np.array_equal(pop.valid, again.valid) and report.valid == pop.valid.sum()
+    # the back-calculated Vmax reproduce the steady-state fluxes (model units)
+    cm = model_for_state(ecoli_cm, fixture_state)
+    arrays = state_arrays(cm, fixture_state, run.settings.problem.units)
+    ln_k = np.log(pop.km[:10]) + run.settings.problem.units.log_concentration_scale
+    rates = reaction_rates(cm, arrays.ln_x, ln_k, pop.vmax[:10])
+    np.testing.assert_allclose(rates, np.broadcast_to(arrays.v, rates.shape), rtol=1e-8, atol=1e-6 * np.abs(arrays.v).max())
+    # same seed, same population
+    generate_population(run_dir, 300, tmp_path / "again.h5", seed=3, chunk_size=128)
+    np.testing.assert_array_equal(read_population(tmp_path / "again.h5").km, pop.km)
+
+
+def test_population_valid_only_and_errors(tmp_path):
+    settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}), final_samples=0)
+    run_dir = tmp_path / "run"
+    train(settings, run_dir)
+    report = generate_population(run_dir, 20, tmp_path / "valid.h5", valid_only=True, chunk_size=200)
+    pop = read_population(tmp_path / "valid.h5")
+    assert len(pop) == report.written == report.valid == 20 and pop.valid.all()
+    assert np.all(pop.lambda_max <= -2.5) and report.generated >= 20
+    (tmp_path / "other.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ParameterFileError, match="other.h5"):
+        read_population(tmp_path / "other.h5")
+    with pytest.raises(RenaissanceError, match="not a training run directory"):
+        generate_population(tmp_path, 10, tmp_path / "x.h5")
+
+
+def test_cli_train_and_generate(tmp_path):
+    config = tmp_path / "tiny.toml"
+    save_settings(tiny_settings(generations=3), config)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("incidence") >= 3 and "fresh models valid" in result.output
+    for name in ("incidence", "lambda_max", "km"):
+        assert (tmp_path / "run" / "figures" / f"{name}.png").stat().st_size > 1000
+    result = runner.invoke(app, ["generate", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "p.h5")])
+    assert result.exit_code == 0, result.output
+    assert len(read_population(tmp_path / "p.h5")) == 50
+    result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "holds a training run" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[nes]\ngenerationz = 3\n')
+    result = runner.invoke(app, ["train", "--config", str(bad), "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 1 and "bad.toml" in result.output and "generationz" in result.output
+
+
+def test_training_at_a_sampled_state_reports_when_nothing_is_valid(tmp_path, ecoli_cm):
+    """A state picked by index from a `renaissance sample` file trains the same way; at this
+    state (slow modes, lambda_max ~ -0.3 1/h for random Km) the short run finds no valid model
+    and says so."""
+    from renaissance.steadystate.constraints import load_constraints
+    from renaissance.steadystate.sampler import sample_steady_states
+    from renaissance.steadystate.samples_io import write_samples
+
+    sample = sample_steady_states(ecoli_cm, load_constraints(DATA / "ecoli_constraints.yaml", ecoli_cm), n=5, seed=0)
+    write_samples(sample, tmp_path / "states.csv")
+    settings = tiny_settings(generations=2)
+    problem = replace(settings.problem, steady_state=None, states=str(tmp_path / "states.csv"), state_index=3)
+    run = train(replace(settings, problem=problem), tmp_path / "run")
+    assert run.final_incidence == 0.0
+    assert "no valid model was found at this state" in run.summary()
+    assert load_run(tmp_path / "run").settings.problem.state_index == 3
