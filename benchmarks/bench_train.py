@@ -104,15 +104,17 @@ def main() -> None:
         print(f"cross-entropy seed {seed}: final incidence {100 * final:5.1f}%  Km spread {spread(valid, columns):.2f}  "
               f"{seconds:5.1f} s; {when}", flush=True)
 
-    print("\nincidence during training (mean over seeds) at 10/25/50/75/100% of the budget; final = 1,000 fresh models")
-    print(f"{'method':>14} {'10%':>6} {'25%':>6} {'50%':>6} {'75%':>6} {'100%':>6} | {'final':>14} {'Km sd':>6} "
-          f"{'time s':>7} {'models/s':>9}")
+    fractions = np.arange(1, 11) / 10
+    print("\nincidence during training (mean over seeds) after the evaluations of generation g "
+          "(cross-entropy: same number of evaluations); final = 1,000 fresh models")
+    print(f"{'method':>14} " + " ".join(f"{'g' + str(round(f * args.generations)):>6}" for f in fractions)
+          + f" | {'final':>20} {'Km sd':>6} {'time s':>7} {'models/s':>9}")
     for method, results in rows.items():
         history = np.array([r[0] for r in results])
-        marks = [history[:, max(0, int(f * history.shape[1]) - 1)].mean() for f in (0.1, 0.25, 0.5, 0.75, 1.0)]
+        marks = [history[:, max(0, int(round(f * history.shape[1])) - 1)].mean() for f in fractions]
         finals = np.array([r[1] for r in results])
         print(f"{method:>14} " + " ".join(f"{100 * m:5.1f}%" for m in marks)
-              + f" | {100 * finals.mean():5.1f}% ({100 * finals.min():.1f}-{100 * finals.max():.1f})"
+              + f" | {100 * finals.mean():5.1f}% ({100 * finals.min():5.1f}-{100 * finals.max():5.1f})"
               + f" {np.mean([r[2] for r in results]):6.2f} {np.mean([r[3] for r in results]):7.1f}"
               + f" {np.mean([r[4] for r in results]):9,.0f}")
     print(f"\nrun directories and figures: {out}")

@@ -23,3 +23,24 @@ def test_cuda_reproduces_reference_and_numpy(ecoli_problem, fixture_km, fixture_
         assert np.array_equal(gpu.valid, cpu.valid)
         kept = ~gpu.certified
         np.testing.assert_allclose(gpu.lambda_max[kept], cpu.lambda_max[kept], rtol=1e-6)
+
+
+def test_training_and_generation_on_cuda(tmp_path):
+    """A short E. coli training with the generator and Jacobians on the GPU learns, and its
+    population's stored lambda_max are those of its Km (checked on the host)."""
+    torch = pytest.importorskip("torch")
+    assert torch.cuda.is_available(), "pytest -m gpu needs a CUDA device"
+    from dataclasses import replace
+
+    from renaissance.generator import load_problem, load_settings, train
+    from renaissance.generator.population import generate_population, read_population
+    from renaissance.generator.settings import with_overrides
+
+    settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}), final_samples=300)
+    run = train(settings, tmp_path / "run", device="cuda")
+    assert np.nanmedian(run.final_lambda_max) < 1e3 and run.theta.device.type == "cuda"
+    generate_population(tmp_path / "run", 500, tmp_path / "pop.h5", device="cuda")
+    pop = read_population(tmp_path / "pop.h5")
+    host = evaluate_stability(load_problem(settings.problem).stability, pop.km)
+    assert np.array_equal(host.valid, pop.valid)
+    np.testing.assert_allclose(pop.lambda_max, host.lambda_max, rtol=1e-6)

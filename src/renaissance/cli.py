@@ -307,10 +307,11 @@ def train(
     out: Annotated[Path, typer.Option(help="Run directory (checkpoints, history, figures).")] = Path("runs/ecoli"),
     resume: Annotated[bool, typer.Option(help="Continue the run(s) in --out from the last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Preset: default or paper (overrides the config's).")] = None,
+    preset: Annotated[Optional[str], typer.Option(
+        help="Preset: default or paper; replaces the config's [generator] (but the Km bounds) and [nes] tables.")] = None,
     generations: Annotated[Optional[int], typer.Option(help="NES generations (overrides the config).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config).")] = None,
-    repeats: Annotated[int, typer.Option(help="Independent runs with seeds seed, seed+1, ... in --out/seed_<s>.")] = 1,
+    repeats: Annotated[int, typer.Option(min=1, help="Independent runs with seeds seed, seed+1, ... in --out/seed_<s>.")] = 1,
     plots: Annotated[bool, typer.Option(help="Write figures to --out/figures.")] = True,
     threads: ThreadsOption = None,
     device: Annotated[str, typer.Option(help="torch device of the generator and Jacobians (cpu, cuda).")] = "cpu",

@@ -84,7 +84,7 @@ def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: Ge
     everything = len(problem.free) == problem.n_km
     free = torch.as_tensor(problem.free, device=thetas.device)
     # pieces of <= FORWARD_ROWS models keep the layer activations in cache (2x faster for 1e5 rows)
-    piece = max(1, FORWARD_ROWS // C) if settings.mapping == "tanh" else n_models
+    piece = max(1, FORWARD_ROWS // C if settings.mapping == "tanh" else n_models)
     for start in range(0, n_models, piece):
         a = forward(thetas, z[:, start:start + piece].expand(C, -1, -1), layout, settings, rng if training else None)
         if everything:
