@@ -44,3 +44,14 @@ def _umask() -> int:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) atomically to ``path``."""
     write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_npz_atomic(path: str | os.PathLike, **arrays) -> None:
+    """Write numpy arrays as an uncompressed ``.npz`` atomically (read back with allow_pickle=False)."""
+    import numpy as np
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    write_atomic(path, write)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import write_atomic
+from .._files import write_npz_atomic
 from ..errors import RenaissanceError
 
 CHECKPOINT = "checkpoint.npz"
@@ -52,12 +52,7 @@ def save_checkpoint(run_dir: str | os.PathLike, state: RunState) -> None:
         "lambda_max": state.lambda_array(),
     }
     arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in state.history.items()})
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    write_atomic(Path(run_dir) / CHECKPOINT, write)
+    write_npz_atomic(Path(run_dir) / CHECKPOINT, **arrays)
 
 
 def load_checkpoint(run_dir: str | os.PathLike, device: str = "cpu") -> RunState:

@@ -11,7 +11,8 @@ dataset ``parameter_set_<i>`` per set; here row i of ``parameter_values`` is tha
     valid                (N,)  bool   lambda_max <= threshold
     reason               (N,)  i1     index into the attribute ``reasons``
     attrs: format = "renaissance-population", format_version, threshold, seed, run_dir,
-           model, steady_state, concentration_scale, km_unit, vmax_unit, reasons, evaluated
+           model, steady_state, concentration_scale, km_unit, vmax_unit, reasons, generated,
+           stability_evaluated, network_dtype
 
 Writing streams chunks into resizable datasets of a temporary file renamed at the end, so
 memory stays bounded and an interrupted run leaves no partial population.
@@ -31,11 +32,11 @@ import torch
 
 from .._files import write_atomic
 from ..errors import ParameterFileError
-from ..stability import REASONS, back_calculate_vmax, evaluate_stability
+from ..stability import REASONS, back_calculate_vmax
 from .checkpoint import load_checkpoint
 from .network import network_layout
 from .settings import TrainSettings
-from .training import TrainingProblem, emit_ln_km, load_problem, load_run_settings
+from .training import TrainingProblem, emit_ln_km, evaluate_ln_km, load_problem, load_run_settings
 
 FORMAT = "renaissance-population"
 FORMAT_VERSION = 1
@@ -131,7 +132,7 @@ def generate_population(
                 ln_km = emit_ln_km(theta[None], size, layout, settings.generator, problem, rng, training=False)[0]
                 ln_km = ln_km.cpu().numpy()
                 generated += size
-                lam, valid, reason = _assess(problem, ln_km, settings, stability, mode, n_threads, device)
+                lam, valid, reason = _assess(problem, ln_km, settings.nes.threshold, stability, mode, n_threads, device)
                 keep = np.flatnonzero(valid)[: n - written] if valid_only else np.arange(size)
                 with np.errstate(over="ignore"):
                     vmax = back_calculate_vmax(problem.stability, ln_km[keep])
@@ -178,13 +179,12 @@ def read_population(path: str | os.PathLike) -> Population:
         raise ParameterFileError(f"{source}: cannot read population ({exc})") from None
 
 
-def _assess(problem: TrainingProblem, ln_km: np.ndarray, settings: TrainSettings, stability: bool, mode: str,
+def _assess(problem: TrainingProblem, ln_km: np.ndarray, threshold: float, stability: bool, mode: str,
             n_threads: int | None, device: str):
     if not stability:
         size = len(ln_km)
         return np.full(size, np.nan), np.zeros(size, dtype=bool), np.zeros(size, dtype=np.int8)
-    result = evaluate_stability(problem.stability, np.exp(ln_km), threshold=settings.nes.threshold, mode=mode,
-                                backend="numpy" if device == "cpu" else "torch", device=device, n_threads=n_threads)
+    result = evaluate_ln_km(problem, ln_km, threshold, n_threads, device, mode)
     code = np.array([REASONS.index(r) for r in result.reason], dtype=np.int8)
     return result.lambda_max, result.valid, code
 

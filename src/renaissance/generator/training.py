@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import write_atomic, write_text_atomic
+from .._files import write_npz_atomic, write_text_atomic
 from ..errors import RenaissanceError, SteadyStateError, located
 from ..model import compile_model, load_model
-from ..stability import StabilityProblem, evaluate_stability, prepare_stability
+from ..stability import StabilityProblem, StabilityResult, evaluate_stability, prepare_stability
 from ..steadystate import read_steady_state, validate_steady_state
 from ..steadystate.samples_io import read_sample_state
 from .checkpoint import CHECKPOINT, HISTORY_COLUMNS, RunState, load_checkpoint, save_checkpoint
@@ -97,15 +97,11 @@ def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: Ge
     return ln_km
 
 
-def evaluate_ln_km(problem: TrainingProblem, ln_km: torch.Tensor, threshold: float, n_threads: int | None,
-                   device: str = "cpu"):
-    """Exact lambda_max of (..., n_km) ln Km sets -> (lambda_max, valid, reason), shapes (...)."""
-    shape = ln_km.shape[:-1]
-    km = torch.exp(ln_km.reshape(-1, problem.n_km)).cpu().numpy()
-    backend = "numpy" if device == "cpu" else "torch"
-    result = evaluate_stability(problem.stability, km, threshold=threshold, mode="exact", backend=backend,
-                                device=device, n_threads=n_threads)
-    return result.lambda_max.reshape(shape), result.valid.reshape(shape), result.reason.reshape(shape)
+def evaluate_ln_km(problem: TrainingProblem, ln_km: np.ndarray, threshold: float, n_threads: int | None,
+                   device: str = "cpu", mode: str = "exact") -> StabilityResult:
+    """Stability of (B, n_km) ln(Km / (mol/L)) sets; Jacobians on ``device`` (torch backend off the CPU)."""
+    return evaluate_stability(problem.stability, np.exp(ln_km), threshold=threshold, mode=mode,
+                              backend="numpy" if device == "cpu" else "torch", device=device, n_threads=n_threads)
 
 
 @dataclass(frozen=True)
@@ -209,7 +205,9 @@ def train(
         children = state.theta + nes.sigma * eps
         ln_km = emit_ln_km(children, nes.models_per_child, layout, gen, problem, rng, training=True,
                            common_latent=nes.common_latent)
-        lam, valid, _ = evaluate_ln_km(problem, ln_km, nes.threshold, n_threads, device)
+        result = evaluate_ln_km(problem, ln_km.reshape(-1, problem.n_km).cpu().numpy(), nes.threshold, n_threads, device)
+        lam = result.lambda_max.reshape(nes.population, -1)
+        valid = result.valid.reshape(nes.population, -1)
         rewards = np.asarray(reward_fn(lam, valid, nes.threshold), dtype=float)
         state.theta = nes_update(state.theta, eps, shape_rewards(rewards, nes.shaping), state.learning_rate, nes.sigma)
         finite = lam[np.isfinite(lam)]
@@ -229,18 +227,16 @@ def train(
             on_generation(row)
 
     final = emit_ln_km(state.theta[None], settings.final_samples, layout, gen, problem, rng, training=False)[0]
-    final_lam, final_valid, _ = evaluate_ln_km(problem, final, nes.threshold, n_threads, device)
-    final_np = final.cpu().numpy()
+    final = final.cpu().numpy()
+    result = evaluate_ln_km(problem, final, nes.threshold, n_threads, device)
+    write_npz_atomic(run_dir / FINAL, ln_km=final, lambda_max=result.lambda_max, valid=result.valid)
+    return _run(settings, problem, state, final, result.lambda_max, result.valid)
 
-    def write_final(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, ln_km=final_np, lambda_max=final_lam, valid=final_valid)
 
-    write_atomic(run_dir / FINAL, write_final)
-    return TrainingRun(
-        settings, state.theta, {k: np.asarray(v) for k, v in state.history.items()},
-        state.lambda_array(), final_np, final_lam, final_valid,
-        problem.used, problem.free)
+def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, final_ln_km, final_lambda_max,
+         final_valid) -> TrainingRun:
+    return TrainingRun(settings, state.theta, {k: np.asarray(v) for k, v in state.history.items()},
+                       state.lambda_array(), final_ln_km, final_lambda_max, final_valid, problem.used, problem.free)
 
 
 def load_run_settings(run_dir: str | os.PathLike) -> TrainSettings:
@@ -262,9 +258,7 @@ def load_run(run_dir: str | os.PathLike) -> TrainingRun:
             ln_km, lam, valid = final["ln_km"], final["lambda_max"], final["valid"]
     except FileNotFoundError:
         raise RenaissanceError(f"{run_dir / FINAL}: missing (the run has not finished; resume it)") from None
-    return TrainingRun(settings, state.theta, {k: np.asarray(v) for k, v in state.history.items()},
-                       state.lambda_array(), ln_km, lam, valid,
-                       problem.used, problem.free)
+    return _run(settings, problem, state, ln_km, lam, valid)
 
 
 def _write_history_csv(path: Path, history: dict[str, list[float]]) -> None:
