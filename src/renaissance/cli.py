@@ -396,5 +396,77 @@ def generate(
     _guard(run)
 
 
+@app.command()
+def robustness(
+    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    out: Annotated[Path, typer.Option(help="Output directory (runs.csv, summary.csv, figures).")] = Path("robustness"),
+    perturbation: Annotated[float, typer.Option(help="Perturb every balanced species by up to +-p (relative).")] = 0.5,
+    n_perturbations: Annotated[int, typer.Option(min=1, help="Perturbations per model.")] = 1,
+    times: Annotated[str, typer.Option(help="Check times in minutes, comma separated.")] = "24,34",
+    tolerance: Annotated[float, typer.Option(help="Returned when |x/x* - 1| <= tolerance.")] = 0.01,
+    max_models: Annotated[Optional[int], typer.Option(help="Use the first N models.")] = None,
+    all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
+    method: Annotated[str, typer.Option(help="Integrator: LSODA, BDF or Radau.")] = "LSODA",
+    seed: Annotated[int, typer.Option(help="Seed of the perturbations.")] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
+    resume: Annotated[bool, typer.Option(help="Keep the finished models in --out and run the rest.")] = False,
+    plot: Annotated[str, typer.Option(help="Species to plot (comma separated; empty: none).")] = "nadh_c,atp_c,gln_L_c",
+    plot_models: Annotated[int, typer.Option(help="Models in the trajectory plot.")] = 5,
+) -> None:
+    """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
+    from .dynamics.integrate import IntegrationSettings
+    from .dynamics.plots import plot_trajectories
+    from .dynamics.robustness import RobustnessSettings, paper_value, robustness_problem, robustness_study
+    from .generator.population import read_population
+    from .generator.training import load_problem
+
+    def run():
+        try:
+            settings = RobustnessSettings(
+                perturbation=perturbation, n_perturbations=n_perturbations,
+                times_min=tuple(float(t) for t in times.split(",")), tolerance=tolerance, seed=seed,
+                integration=IntegrationSettings(method=method))
+        except ValueError as exc:
+            raise RenaissanceError(f"robustness settings: {exc}") from None
+        pop = read_population(population)
+        rows = np.arange(len(pop)) if all_models else np.flatnonzero(pop.valid)
+        rows = rows[:max_models] if max_models is not None else rows
+        if not len(rows):
+            raise RenaissanceError(f"{population}: no {'' if all_models else 'valid '}models to test")
+        run_settings = pop.settings
+        problem_data = load_problem(run_settings.problem)
+        problem = robustness_problem(problem_data.cm, problem_data.state, run_settings.problem.units)
+        start = time.perf_counter()
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("integrating models", total=len(rows))
+            study = robustness_study(problem, pop.km[rows], pop.vmax[rows], settings, out, models=rows, resume=resume,
+                                     n_workers=workers, on_model=lambda _: progress.advance(task))
+        elapsed = time.perf_counter() - start
+        table = Table(title=f"returned within {100 * tolerance:g}% of the steady state ({len(rows)} models x "
+                            f"{n_perturbations} perturbation(s) of +-{100 * perturbation:g}%)")
+        table.add_column("group")
+        for t in settings.times_min:
+            table.add_column(f"{t:g} min", justify="right")
+            table.add_column("paper", justify="right")
+        for group, values in study.fractions().items():
+            cells = []
+            for t, value in zip(settings.times_min, values):
+                paper = paper_value(group, t)
+                cells += [f"{100 * value:.1f}%", "" if paper is None else f"{paper:g}%"]
+            table.add_row(group, *cells)
+        console.print(table)
+        console.print(f"runs: {study.status_counts()}; stopped by (largest deviation): "
+                      f"{dict(list(study.escaped_species().items())[:6])}", highlight=False, soft_wrap=True)
+        console.print(f"{len(rows)} models in {elapsed:.1f} s; wrote {out / 'runs.csv'}, {out / 'summary.csv'}",
+                      soft_wrap=True)
+        species = [s for s in plot.split(",") if s]
+        if species:
+            picks = rows[:plot_models]
+            paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out)
+            console.print(f"figure: {paths[0]}", soft_wrap=True)
+
+    _guard(run)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -12,7 +12,7 @@ dataset ``parameter_set_<i>`` per set; here row i of ``parameter_values`` is tha
     reason               (N,)  i1     index into the attribute ``reasons``
     attrs: format = "renaissance-population", format_version, threshold, seed, run_dir,
            model, steady_state, concentration_scale, km_unit, vmax_unit, reasons, generated,
-           stability_evaluated, network_dtype
+           stability_evaluated, network_dtype, config (the run's settings as TOML: model, state, units)
 
 Writing streams chunks into resizable datasets of a temporary file renamed at the end, so
 memory stays bounded and an interrupted run leaves no partial population.
@@ -35,7 +35,7 @@ from ..errors import ParameterFileError
 from ..stability import REASONS, back_calculate_vmax
 from .checkpoint import load_checkpoint
 from .network import network_layout
-from .settings import TrainSettings
+from .settings import TrainSettings, settings_from_dict, settings_to_dict, toml_text, tomllib
 from .training import TrainingProblem, emit_ln_km, evaluate_ln_km, load_problem, load_run_settings
 
 FORMAT = "renaissance-population"
@@ -57,6 +57,14 @@ class Population:
 
     def __len__(self) -> int:
         return len(self.valid)
+
+    @property
+    def settings(self) -> TrainSettings:
+        """The settings of the run that generated the population (model, state, units)."""
+        if "config" not in self.attrs:
+            raise ParameterFileError(f"{self.attrs.get('run_dir')}: population without its run's settings "
+                                     "(written by an older version); generate it again")
+        return settings_from_dict(tomllib.loads(self.attrs["config"]), source=f"{self.attrs.get('run_dir')} (population)")
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,8 @@ def generate_population(
             columns = {k: f.create_dataset(k, (0,), maxshape=(None,), dtype=dt, chunks=(min(chunk_size, 65536),))
                        for k, dt in (("lambda_max", "f8"), ("valid", "bool"), ("reason", "i1"))}
             while written < n and generated < max_generated:
-                size = min(chunk_size, max_generated - generated) if valid_only else min(chunk_size, n - written)
+                wanted = n - written
+                size = min(chunk_size, max(1024, 2 * wanted), max_generated - generated) if valid_only else min(chunk_size, wanted)
                 ln_km = emit_ln_km(theta[None], size, layout, settings.generator, problem, rng, training=False)[0]
                 ln_km = ln_km.cpu().numpy()
                 generated += size
@@ -203,6 +212,6 @@ def _attributes(settings: TrainSettings, run_dir, seed: int, scale: float, gener
         "steady_state": problem.steady_state or f"{problem.states}#{problem.state_index}",
         "concentration_scale": scale, "km_unit": f"{scale:g} x mol/L", "vmax_unit": f"{scale:g} x mol/L per hour",
         "reasons": list(REASONS), "generated": generated, "stability_evaluated": stability,
-        "network_dtype": settings.generator.dtype,
+        "network_dtype": settings.generator.dtype, "config": toml_text(settings_to_dict(settings)),
     }
 

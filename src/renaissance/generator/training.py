@@ -22,9 +22,11 @@ import torch
 from .._files import write_npz_atomic, write_text_atomic
 from ..errors import RenaissanceError, SteadyStateError, located
 from ..model import compile_model, load_model
+from ..model.compiled import CompiledModel
 from ..stability import StabilityProblem, StabilityResult, evaluate_stability, prepare_stability
-from ..steadystate import read_steady_state, validate_steady_state
+from ..steadystate import SteadyState, read_steady_state, validate_steady_state
 from ..steadystate.samples_io import read_sample_state
+from ..steadystate.table import model_for_state
 from .checkpoint import CHECKPOINT, HISTORY_COLUMNS, RunState, load_checkpoint, save_checkpoint
 from .fixed_km import FixedKm, no_fixed_km, read_fixed_km, sample_fixed_ln_km
 from .nes import nes_update, sample_noise
@@ -45,6 +47,8 @@ class TrainingProblem:
     fixed: FixedKm
     free: np.ndarray  # (n_free,) columns of km_names emitted by the generator
     label: str  # the state, for messages
+    cm: CompiledModel  # with the state's Keq overrides
+    state: SteadyState
 
     @property
     def n_km(self) -> int:
@@ -68,7 +72,7 @@ def load_problem(settings: ProblemSettings) -> TrainingProblem:
     if stability.wrong_direction:
         raise SteadyStateError(located(label, f"reactions {stability.wrong_direction[:5]}", "flux against dG: no Km set can be valid"))
     fixed = read_fixed_km(settings.fixed_km, cm.km_names) if settings.fixed_km else no_fixed_km()
-    return TrainingProblem(stability, fixed, fixed.free_columns(len(cm.km_names)), label)
+    return TrainingProblem(stability, fixed, fixed.free_columns(len(cm.km_names)), label, model_for_state(cm, state), state)
 
 
 def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: GeneratorSettings,

@@ -1,0 +1,298 @@
+"""Nonlinear robustness: perturb the steady state, integrate, check the return per metabolite.
+
+For each model (Km, Vmax) and each of K perturbations (:mod:`.perturb`, pools kept), the
+balanced species are integrated in log coordinates (:mod:`.integrate`) and, at each requested
+time, the relative deviation x(t) / x* - 1 of every species and of the growth flux is recorded.
+A species has *returned* at time t when |x(t) / x* - 1| <= ``tolerance`` (default 1%); a run
+that escapes (any species ``escape_fold`` away), fails or turns non-finite has returned nowhere.
+Groups (the paper's): ``biomass`` (the growth flux), ``NADH``, ``ATP``, ``NADPH`` and
+``cytosolic`` (all balanced species of compartment c); a group has returned when all its
+members have.
+
+Results stream to ``OUT/runs.csv`` one model at a time (every row of a model written at once),
+so an interrupted study keeps its finished models and ``resume`` continues after them.
+Models are spread over a process pool; each model's perturbations come from
+``default_rng([seed, model_index])``, so results do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .._files import read_text, write_text_atomic
+from .._validation import check_float, check_int
+from ..errors import RenaissanceError
+from ..model.compiled import CompiledModel
+from ..settings import UnitSettings
+from ..steadystate import SteadyState, state_arrays
+from .integrate import IntegrationSettings, integrate
+from .perturb import perturb_conserving
+from .system import cell_ode
+
+RUNS = "runs.csv"
+#: the paper's groups (Supplementary: 1,000 valid models, +-50%); cytosolic = every _c species
+PAPER = {"biomass": (100.0, None), "NADH": (99.9, None), "ATP": (99.9, None), "NADPH": (100.0, None),
+         "cytosolic": (75.4, 93.1)}
+
+
+def paper_value(group: str, time_min: float) -> float | None:
+    """The paper's percentage for ``group`` at 24 or 34 min (None where it gives none)."""
+    return dict(zip((24.0, 34.0), PAPER.get(group, (None, None)))).get(time_min)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessSettings:
+    """Perturbation size ``perturbation`` (p: +-p x*), ``n_perturbations`` per model, check
+    ``times_min`` (minutes), return ``tolerance`` (relative), ``seed``, solver ``integration``."""
+
+    perturbation: float = 0.5
+    n_perturbations: int = 1
+    times_min: tuple[float, ...] = (24.0, 34.0)
+    tolerance: float = 0.01
+    seed: int = 0
+    integration: IntegrationSettings = field(default_factory=IntegrationSettings)
+
+    def __post_init__(self) -> None:
+        check_float(self.perturbation, "perturbation", low=0.0, high=1.0, high_open=True)
+        check_int(self.n_perturbations, "n_perturbations")
+        object.__setattr__(self, "times_min", tuple(float(t) for t in self.times_min))
+        if not self.times_min or any(t <= 0 for t in self.times_min) or list(self.times_min) != sorted(self.times_min):
+            raise ValueError(f"times_min == {self.times_min}, must be increasing values > 0 (minutes)")
+        check_float(self.tolerance, "tolerance", low=0.0, low_open=True)
+        check_int(self.seed, "seed", min_value=0)
+
+
+@dataclass(frozen=True)
+class RobustnessProblem:
+    """The model at its steady state: what every worker needs (picklable arrays)."""
+
+    cm: CompiledModel
+    ln_x: np.ndarray  # (n_sp,) model units
+    ln_km_shift: float
+    growth: int  # index of the growth reaction
+    groups: dict[str, np.ndarray]  # group -> indices of balanced species (biomass: empty)
+
+    @property
+    def species(self) -> list[str]:
+        return self.cm.structure.variables
+
+
+def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings(),
+                       growth_reaction: str | None = None) -> RobustnessProblem:
+    """``cm`` must carry the state's Keq (``model_for_state``). The growth reaction defaults to
+    the only reaction whose id contains 'biomass'."""
+    reactions = cm.structure.reactions
+    if growth_reaction is None:
+        candidates = [r for r in reactions if "biomass" in r.lower()]
+        if len(candidates) != 1:
+            raise RenaissanceError(f"growth reaction: {len(candidates)} reactions contain 'biomass' "
+                                   f"({candidates[:5]}); name one")
+        growth_reaction = candidates[0]
+    if growth_reaction not in reactions:
+        raise RenaissanceError(f"growth reaction '{growth_reaction}': not a reaction of the model")
+    variables = cm.structure.variables
+    index = {s: i for i, s in enumerate(variables)}
+    groups = {"biomass": np.zeros(0, dtype=np.int64)}
+    for name, species in (("NADH", "nadh_c"), ("ATP", "atp_c"), ("NADPH", "nadph_c")):
+        if species in index:
+            groups[name] = np.array([index[species]])
+    groups["cytosolic"] = np.array([i for i, s in enumerate(variables) if cm.model.species.get(s) == "c"], dtype=np.int64)
+    return RobustnessProblem(cm, state_arrays(cm, state, units).ln_x, units.log_concentration_scale,
+                             reactions.index(growth_reaction), groups)
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model: ``deviation`` (K, T, n_var) x/x* - 1, ``growth`` (K, T) v/v* - 1, ``status`` (K,)
+    str, ``escaped`` (K,) species with the largest deviation when a run stopped ('' otherwise)."""
+
+    model: int
+    deviation: np.ndarray
+    growth: np.ndarray
+    status: np.ndarray
+    escaped: np.ndarray
+    seconds: float
+
+
+def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: int, km: np.ndarray,
+              vmax: np.ndarray) -> ModelResult:
+    """Integrate the K perturbations of one model (Km in mol/L, Vmax in model units)."""
+    start = time.perf_counter()
+    st = problem.cm.structure
+    n_var = len(st.variables)
+    ode = cell_ode(problem.cm, problem.ln_x, np.log(km) + problem.ln_km_shift, vmax)
+    y_star = problem.ln_x[:n_var]
+    growth_star = ode.laws.rates(problem.ln_x)[problem.growth]
+    rng = np.random.default_rng([settings.seed, model])
+    x0 = perturb_conserving(np.exp(y_star), st.conservation / st.weights, settings.perturbation,
+                            settings.n_perturbations, rng)
+    times = np.array(settings.times_min) / 60.0
+    K, T = settings.n_perturbations, len(times)
+    deviation = np.full((K, T, n_var), np.nan)
+    growth = np.full((K, T), np.nan)
+    status = np.empty(K, dtype=object)
+    escaped = np.full(K, "", dtype=object)
+    for k in range(K):
+        traj = integrate(ode, np.log(x0[k]), times, settings.integration, reference=y_star)
+        status[k] = traj.status
+        with np.errstate(all="ignore"):
+            deviation[k] = np.expm1(traj.y - y_star)
+            growth[k] = [ode.laws.rates(ode.full_state(y))[problem.growth] / growth_star - 1 for y in traj.y]
+        if traj.status != "ok" and np.all(np.isfinite(traj.y_stop)):
+            escaped[k] = st.variables[int(np.argmax(np.abs(traj.y_stop - y_star)))]
+    return ModelResult(model, deviation, growth, status, escaped, time.perf_counter() - start)
+
+
+def returned(result: ModelResult, problem: RobustnessProblem, tolerance: float) -> dict[str, np.ndarray]:
+    """Per group, (K, T) bool: every member back within ``tolerance`` (runs not ``ok``: False)."""
+    ok = (result.status == "ok")[:, None]
+    out = {"biomass": ok & (np.abs(result.growth) <= tolerance)}
+    for name, members in problem.groups.items():
+        if name != "biomass":
+            out[name] = ok & np.all(np.abs(result.deviation[:, :, members]) <= tolerance, axis=-1)
+    return out
+
+
+# --- the study: process pool, streaming, resume ---------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(problem: RobustnessProblem, settings: RobustnessSettings) -> None:
+    _WORKER.update(problem=problem, settings=settings)
+
+
+def _work(task) -> ModelResult:
+    model, km, vmax = task
+    with threadpool_limits(1):
+        return run_model(_WORKER["problem"], _WORKER["settings"], model, km, vmax)
+
+
+def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarray, settings: RobustnessSettings,
+                     out_dir: str | os.PathLike, *, models: Iterable[int] | None = None, resume: bool = False,
+                     n_workers: int | None = None, on_model: Callable[[ModelResult], None] | None = None) -> "StudyResult":
+    """Run every model (rows of ``km`` (N, n_km) mol/L and ``vmax`` (N, n_rxn)); stream to ``out_dir/runs.csv``.
+
+    ``models``: the population indices of the rows (default 0..N-1), used for seeds and output.
+    ``resume``: keep the finished models of ``out_dir`` and run only the others.
+    ``n_workers``: processes (default: all cores; 1 runs in this process).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models = np.arange(len(km)) if models is None else np.asarray(list(models))
+    path = out / RUNS
+    done = _finished(path, problem, settings) if resume and path.exists() else {}
+    if not resume or not path.exists():
+        write_text_atomic(path, ",".join(_header(problem)) + "\n")
+    todo = [(int(m), km[i], vmax[i]) for i, m in enumerate(models) if int(m) not in done]
+    n_workers = n_workers or os.cpu_count() or 1
+    with open(path, "a", encoding="utf-8", newline="") as stream:
+        def record(result: ModelResult) -> None:
+            stream.write(_rows(result, problem, settings))
+            stream.flush()
+            done[result.model] = result
+            if on_model is not None:
+                on_model(result)
+
+        if n_workers == 1 or len(todo) <= 1:
+            _init_worker(problem, settings)
+            for task in todo:
+                record(_work(task))
+        else:
+            with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                     initargs=(problem, settings)) as pool:
+                for result in pool.map(_work, todo, chunksize=max(1, len(todo) // (8 * n_workers))):
+                    record(result)
+    results = [done[int(m)] for m in models]
+    study = StudyResult(problem, settings, results)
+    write_text_atomic(out / "summary.csv", study.summary_csv())
+    return study
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    problem: RobustnessProblem
+    settings: RobustnessSettings
+    results: list[ModelResult]
+
+    def fractions(self) -> dict[str, np.ndarray]:
+        """Per group, (T,) fraction of all runs (models x perturbations) that returned."""
+        per_model = [returned(r, self.problem, self.settings.tolerance) for r in self.results]
+        return {g: np.mean(np.concatenate([p[g] for p in per_model]), axis=0) for g in per_model[0]}
+
+    def species_fractions(self) -> np.ndarray:
+        """(T, n_var) fraction of runs in which each species returned."""
+        ok = np.concatenate([(r.status == "ok")[:, None, None] & (np.abs(r.deviation) <= self.settings.tolerance)
+                             for r in self.results])
+        return ok.mean(axis=0)
+
+    def status_counts(self) -> dict[str, int]:
+        statuses = np.concatenate([r.status for r in self.results])
+        return {s: int(np.sum(statuses == s)) for s in sorted(set(statuses))}
+
+    def escaped_species(self) -> dict[str, int]:
+        names = [n for r in self.results for n in r.escaped if n]
+        return dict(sorted(((n, names.count(n)) for n in set(names)), key=lambda item: -item[1]))
+
+    def summary_csv(self) -> str:
+        times = self.settings.times_min
+        lines = ["group,time_min,fraction_returned,paper"]
+        for group, values in self.fractions().items():
+            for t, value in zip(times, values):
+                paper = paper_value(group, t)
+                lines.append(f"{group},{t:g},{value!r},{'' if paper is None else paper / 100}")
+        for t, row in zip(times, self.species_fractions()):
+            lines += [f"species:{s},{t:g},{value!r}," for s, value in zip(self.problem.species, row)]
+        return "\n".join(lines) + "\n"
+
+
+def _header(problem: RobustnessProblem) -> list[str]:
+    return ["model", "perturbation", "time_min", "status", "stopped_by", "growth", *problem.species]
+
+
+def _rows(result: ModelResult, problem: RobustnessProblem, settings: RobustnessSettings) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for k in range(len(result.status)):
+        for j, t in enumerate(settings.times_min):
+            writer.writerow([result.model, k, f"{t:g}", result.status[k], result.escaped[k],
+                             repr(float(result.growth[k, j])), *(repr(float(d)) for d in result.deviation[k, j])])
+    return buffer.getvalue()
+
+
+def _finished(path: Path, problem: RobustnessProblem, settings: RobustnessSettings) -> dict[int, ModelResult]:
+    """Models whose rows are all in ``path``; the file is rewritten without partial models."""
+    header = _header(problem)
+    text = read_text(path, RenaissanceError)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0] != header:
+        raise RenaissanceError(f"{path}: not a robustness table of this model (header differs); use another --out")
+    complete = text.endswith("\n")
+    body = rows[1:] if complete else rows[1:-1]  # a kill may cut the last line
+    per_model: dict[int, list[list[str]]] = {}
+    for row in body:
+        if len(row) == len(header):
+            per_model.setdefault(int(row[0]), []).append(row)
+    K, T = settings.n_perturbations, len(settings.times_min)
+    done = {}
+    for model, model_rows in per_model.items():
+        if len(model_rows) != K * T:
+            continue
+        values = np.array([[float(v) for v in r[5:]] for r in model_rows]).reshape(K, T, -1)
+        done[model] = ModelResult(model, values[:, :, 1:], values[:, :, 0],
+                                  np.array([model_rows[k * T][3] for k in range(K)], dtype=object),
+                                  np.array([model_rows[k * T][4] for k in range(K)], dtype=object), 0.0)
+    kept = [",".join(header)] + [_rows(done[m], problem, settings).rstrip("\n") for m in done]
+    write_text_atomic(path, "\n".join(kept) + "\n")
+    return done

@@ -1,0 +1,192 @@
+"""Nonlinear dynamics: rate-law Jacobians, stiff integration, perturbations, robustness studies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from renaissance.dynamics.integrate import IntegrationSettings, integrate
+from renaissance.dynamics.perturb import perturb_conserving
+from renaissance.dynamics.robustness import RobustnessSettings, returned, robustness_problem, robustness_study, run_model
+from renaissance.dynamics.system import cell_ode
+from renaissance.errors import RenaissanceError
+from renaissance.model import compile_model, model_from_dict
+from renaissance.model.rates import reaction_rates
+from renaissance.settings import UnitSettings
+from renaissance.stability import evaluate_stability
+from renaissance.stability.km import read_km_table
+from renaissance.steadystate.table import model_for_state, state_arrays
+
+from .conftest import FIXTURES
+
+UNITS = UnitSettings()
+
+
+def _mass_action(name, substrate, product):
+    return {"enzyme": None, "name": name, "modifiers": {}, "mechanism": {
+        "class": "RevMassaction", "mechanism_stoichiometry": {"substrate1": -1.0, "product1": 1.0},
+        "substrate1": substrate, "product1": product}}
+
+
+def decay_chain():
+    """a -> b -> c (c constant), first order (mass action, Keq = 1e30)."""
+    return compile_model(model_from_dict({
+        "name": "chain", "compartments": {"c": "c"},
+        "reactants": {s: {"compartment": "c", "name": s} for s in ("a", "b", "c")},
+        "boundary_conditions": {"CC_c": {"class": "ConstantConcentration", "reactant": "c"}},
+        "parameters": {"k_equilibrium_R1": 1e30, "k_equilibrium_R2": 1e30, "volume_c": 1.0, "cell_volume_c": 1.0},
+        "reactions": {"R1": _mass_action("R1", "a", "b"), "R2": _mass_action("R2", "b", "c")},
+    }))
+
+
+@pytest.mark.parametrize("method", ["LSODA", "BDF", "Radau"])
+def test_decay_chain_matches_analytic_solution(method):
+    cm = decay_chain()
+    k1, k2, a0, b0 = 2.0, 0.5, 1.0, 0.1
+    ode = cell_ode(cm, np.log([a0, b0, 1.0]), np.zeros(0), np.array([k1, k2]))
+    t = np.array([0.1, 0.5, 1.0, 3.0, 6.0])
+    traj = integrate(ode, np.log([a0, b0]), t, IntegrationSettings(method=method, rtol=1e-10, atol=1e-12, escape_fold=0))
+    a = a0 * np.exp(-k1 * t)
+    b = b0 * np.exp(-k2 * t) + a0 * k1 / (k2 - k1) * (np.exp(-k1 * t) - np.exp(-k2 * t))
+    assert traj.status == "ok"
+    np.testing.assert_allclose(np.exp(traj.y), np.column_stack([a, b]), rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def ecoli_dynamics(ecoli_cm, fixture_state):
+    cm = model_for_state(ecoli_cm, fixture_state)
+    km = read_km_table(FIXTURES / "valid_km.csv", cm.km_names)
+    problem = robustness_problem(cm, fixture_state, UNITS)
+    from renaissance.stability import back_calculate_vmax, prepare_stability
+
+    stability = prepare_stability(ecoli_cm, fixture_state, UNITS)
+    return problem, km, back_calculate_vmax(stability, np.log(km)), stability
+
+
+def test_valid_fixture_models_and_rates(ecoli_dynamics, fixture_state):
+    problem, km, vmax, stability = ecoli_dynamics
+    assert np.all(evaluate_stability(stability, km).lambda_max <= -2.5)
+    arrays = state_arrays(problem.cm, fixture_state, UNITS)
+    ln_k = np.log(km[0]) + UNITS.log_concentration_scale
+    ode = cell_ode(problem.cm, arrays.ln_x, ln_k, vmax[0])
+    np.testing.assert_allclose(ode.laws.rates(arrays.ln_x), arrays.v, rtol=1e-9, atol=1e-9 * np.abs(arrays.v).max())
+    np.testing.assert_allclose(ode.laws.rates(arrays.ln_x), reaction_rates(problem.cm, arrays.ln_x, ln_k, vmax[0]),
+                               rtol=1e-12)
+
+
+def test_log_jacobian_matches_finite_differences(ecoli_dynamics):
+    problem, km, vmax, _ = ecoli_dynamics
+    ode = cell_ode(problem.cm, problem.ln_x, np.log(km[0]) + problem.ln_km_shift, vmax[0])
+    y = problem.ln_x[:ode.n] + np.random.default_rng(0).uniform(-0.3, 0.3, ode.n)
+    h = 1e-6
+    numeric = np.column_stack([(ode.rhs(0, y + h * e) - ode.rhs(0, y - h * e)) / (2 * h) for e in np.eye(ode.n)])
+    J = ode.jac(0, y)
+    assert np.abs(J - numeric).max() <= 1e-8 * np.abs(J).max()
+
+
+def test_perturbations_keep_pools_and_box(ecoli_dynamics):
+    problem, *_ = ecoli_dynamics
+    st = problem.cm.structure
+    x_star = np.exp(problem.ln_x[: len(st.variables)])
+    pools = st.conservation / st.weights
+    x = perturb_conserving(x_star, pools, 0.5, 2000, np.random.default_rng(1))
+    assert np.all(x >= 0.5 * x_star * (1 - 1e-12)) and np.all(x <= 1.5 * x_star * (1 + 1e-12))
+    np.testing.assert_allclose(x @ pools.T, np.broadcast_to(pools @ x_star, (2000, len(pools))), rtol=1e-12)
+    nadh = st.variables.index("nadh_c")  # a small pool member keeps its full perturbation range
+    assert np.quantile(x[:, nadh] / x_star[nadh], [0.02, 0.98]) == pytest.approx([0.52, 1.48], abs=0.03)
+
+
+def test_small_perturbation_returns_and_conserves_pools(ecoli_dynamics):
+    problem, km, vmax, _ = ecoli_dynamics
+    st = problem.cm.structure
+    y_star = problem.ln_x[: len(st.variables)]
+    ode = cell_ode(problem.cm, problem.ln_x, np.log(km[0]) + problem.ln_km_shift, vmax[0])
+    pools = st.conservation / st.weights
+    x0 = perturb_conserving(np.exp(y_star), pools, 0.02, 1, np.random.default_rng(2))[0]
+    traj = integrate(ode, np.log(x0), [1e-4, 1e-2, 0.4], reference=y_star)
+    assert traj.status == "ok"
+    totals = np.exp(traj.y) @ pools.T
+    np.testing.assert_allclose(totals, np.broadcast_to(pools @ x0, totals.shape), rtol=1e-5)
+    assert np.abs(np.expm1(traj.y[-1] - y_star)).max() < 1e-3  # back within 0.1% at 24 min
+
+
+def test_returning_escaping_and_unstable_models(ecoli_dynamics, fixture_km):
+    problem, km, vmax, stability = ecoli_dynamics
+    settings = RobustnessSettings(perturbation=0.5)
+    back = [run_model(problem, settings, model, km[i], vmax[i]) for i, model in enumerate((21, 22, 0, 1))]
+    assert [r.status[0] for r in back] == ["ok", "ok", "escaped", "escaped"]
+    flags = [returned(r, problem, settings.tolerance) for r in back]
+    assert all(f[g].all() for f in flags[:2] for g in f) and not any(f[g].any() for f in flags[2:] for g in f)
+    assert back[2].escaped[0] and back[2].escaped[0] in problem.species
+    # an unstable Km set (lambda_max > 0) does not return from a 1% perturbation
+    unstable = fixture_km[1][:1]
+    assert evaluate_stability(stability, unstable).lambda_max[0] > 0
+    from renaissance.stability import back_calculate_vmax
+
+    result = run_model(problem, RobustnessSettings(perturbation=0.01), 5, unstable[0],
+                       back_calculate_vmax(stability, np.log(unstable))[0])
+    assert result.status[0] == "escaped"
+    assert not any(v.any() for v in returned(result, problem, 0.01).values())
+
+
+def test_study_streams_resumes_and_ignores_worker_count(ecoli_dynamics, tmp_path):
+    problem, km, vmax, _ = ecoli_dynamics
+    settings = RobustnessSettings(perturbation=0.5, n_perturbations=2)
+    models = [21, 22, 0, 1]
+    whole = robustness_study(problem, km, vmax, settings, tmp_path / "whole", models=models, n_workers=2)
+    # an interrupted run: the last model missing and its first line cut in half
+    path = tmp_path / "whole" / "runs.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "runs.csv").write_text("".join(lines[:-4]) + lines[-4][:30])
+    seen = []
+    resumed = robustness_study(problem, km, vmax, settings, cut, models=models, resume=True, n_workers=1,
+                               on_model=lambda r: seen.append(r.model))
+    assert seen == [1]  # only the unfinished model ran again
+    assert (cut / "runs.csv").read_text() == path.read_text()
+    for g, values in whole.fractions().items():
+        np.testing.assert_array_equal(resumed.fractions()[g], values)
+    # the first perturbation of each model is the single-perturbation draw: 21 and 22 come back
+    assert [r.status[0] for r in whole.results] == ["ok", "ok", "escaped", "escaped"]
+    flags = [returned(r, problem, settings.tolerance)["biomass"] for r in whole.results]
+    assert whole.fractions()["biomass"] == pytest.approx(np.mean(np.concatenate(flags), axis=0))
+    assert 0.25 <= whole.fractions()["biomass"][0] <= 0.75
+    summary = (tmp_path / "whole" / "summary.csv").read_text()
+    assert f"cytosolic,24,{whole.fractions()['cytosolic'][0]!r},0.754" in summary
+
+
+def test_settings_and_problem_errors(ecoli_cm, fixture_state):
+    with pytest.raises(ValueError, match="times_min"):
+        RobustnessSettings(times_min=(34.0, 24.0))
+    with pytest.raises(ValueError, match="method"):
+        IntegrationSettings(method="RK45")
+    with pytest.raises(RenaissanceError, match="growth reaction 'GROW'"):
+        robustness_problem(model_for_state(ecoli_cm, fixture_state), fixture_state, UNITS, growth_reaction="GROW")
+    assert math.isfinite(RobustnessSettings().tolerance)
+
+
+def test_cli_robustness(tmp_path):
+    from renaissance.cli import app
+
+    from .test_training import tiny_settings
+    from renaissance.generator import train
+    from renaissance.generator.population import generate_population
+
+    train(tiny_settings(generations=1), tmp_path / "run")
+    generate_population(tmp_path / "run", 3, tmp_path / "pop.h5")
+    runner = CliRunner()
+    result = runner.invoke(app, ["robustness", str(tmp_path / "pop.h5"), "--out", str(tmp_path / "rob"),
+                                 "--perturbation", "0.01", "--workers", "1"])
+    assert result.exit_code == 1 and "no valid models" in result.output
+    result = runner.invoke(app, ["robustness", str(tmp_path / "pop.h5"), "--out", str(tmp_path / "rob"),
+                                 "--all-models", "--perturbation", "0.01", "--workers", "1", "--plot", "atp_c"])
+    assert result.exit_code == 0, result.output
+    assert "cytosolic" in result.output and (tmp_path / "rob" / "trajectories.png").exists()
+    assert len((tmp_path / "rob" / "runs.csv").read_text().splitlines()) == 1 + 3 * 2
+    (tmp_path / "bad.h5").write_text("no")
+    result = runner.invoke(app, ["robustness", str(tmp_path / "bad.h5")])
+    assert result.exit_code == 1 and "bad.h5" in result.output
