@@ -468,5 +468,66 @@ def robustness(
     _guard(run)
 
 
+@app.command()
+def bioreactor(
+    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    medium: Annotated[Path, typer.Option(help="Medium / reactor YAML (default: shipped E. coli set-up).")] = Path(
+        str(files("renaissance") / "data" / "ecoli_bioreactor.yaml")),
+    hours: Annotated[float, typer.Option(help="Duration (h).")] = 60.0,
+    points: Annotated[int, typer.Option(min=2, help="Output time points.")] = 121,
+    out: Annotated[Path, typer.Option(help="Output directory (timecourses.csv, fit.csv, figures).")] = Path("bioreactor"),
+    measured: Annotated[Optional[Path], typer.Option(help="CSV of measured time courses (time_h, biomass, glc_D_e, ...).")] = None,
+    keep: Annotated[int, typer.Option(help="Best-fitting models to highlight and list.")] = 13,
+    max_models: Annotated[Optional[int], typer.Option(help="Use the first N valid models.")] = 20,
+    all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
+    resume: Annotated[bool, typer.Option(help="Keep the finished models in --out and run the rest.")] = False,
+) -> None:
+    """Batch fermentation of every valid model: biomass, glucose, anthranilate over time; fit to data."""
+    from dataclasses import replace
+
+    from ._files import write_text_atomic
+    from .dynamics.bioreactor import ReactorContext, bioreactor_study, fit_score, plot_reactor, read_measured, read_medium
+    from .generator.population import read_population
+    from .generator.training import load_problem
+    from .steadystate import state_arrays
+
+    def run():
+        pop = read_population(population)
+        rows = (np.arange(len(pop)) if all_models else np.flatnonzero(pop.valid))[:max_models]
+        if not len(rows):
+            raise RenaissanceError(f"{population}: no {'' if all_models else 'valid '}models to simulate")
+        problem = load_problem(pop.settings.problem)
+        units = pop.settings.problem.units
+        settings = replace(read_medium(medium, problem.cm), hours=hours)
+        context = ReactorContext(problem.cm, state_arrays(problem.cm, problem.state, units).ln_x, settings, units,
+                                 np.linspace(0.0, hours, points))
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("simulating fermentations", total=len(rows))
+            runs = bioreactor_study(context, pop.km[rows], pop.vmax[rows], out, models=rows, resume=resume,
+                                    n_workers=workers, on_model=lambda _: progress.advance(task))
+        statuses = Counter(r.status for r in runs)
+        final = [r for r in runs if r.status == "ok"]
+        console.print(f"{len(runs)} models: {dict(statuses)}", highlight=False)
+        if final:
+            grown = np.array([r.biomass[-1] / r.biomass[0] for r in final])
+            used = np.array([1 - r.medium["glc_D_e"][-1] / r.medium["glc_D_e"][0] for r in final])
+            console.print(f"after {hours:g} h: biomass x{np.median(grown):.3g} (median; range {grown.min():.3g}-{grown.max():.3g}), "
+                          f"glucose used {100 * np.median(used):.1f}% (median)", highlight=False, soft_wrap=True)
+        best = []
+        data = read_measured(measured) if measured else None
+        if data:
+            scores = sorted((fit_score(r, data), r.model) for r in runs)
+            write_text_atomic(out / "fit.csv", "rank,model,score\n" + "".join(
+                f"{i + 1},{m},{score!r}\n" for i, (score, m) in enumerate(scores)))
+            best = [m for _, m in scores[:keep]]
+            console.print(f"best {len(best)} fits (model: score): "
+                          + ", ".join(f"{m}: {s:.3g}" for s, m in scores[:keep]), highlight=False, soft_wrap=True)
+        paths = plot_reactor(runs, out, data, best)
+        console.print(f"wrote {out / 'timecourses.csv'}; figure {paths[0]}", soft_wrap=True)
+
+    _guard(run)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -17,20 +17,15 @@ Models are spread over a process pool; each model's perturbations come from
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from .._files import read_text, write_text_atomic
+from .._files import write_text_atomic
 from .._validation import check_float, check_int
 from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
@@ -38,6 +33,7 @@ from ..settings import UnitSettings
 from ..steadystate import SteadyState, state_arrays
 from .integrate import IntegrationSettings, integrate
 from .perturb import perturb_conserving
+from .streaming import csv_text, finished_rows, map_models
 from .system import cell_ode
 
 RUNS = "runs.csv"
@@ -166,17 +162,9 @@ def returned(result: ModelResult, problem: RobustnessProblem, tolerance: float) 
 
 # --- the study: process pool, streaming, resume ---------------------------------------------
 
-_WORKER: dict = {}
-
-
-def _init_worker(problem: RobustnessProblem, settings: RobustnessSettings) -> None:
-    _WORKER.update(problem=problem, settings=settings)
-
-
-def _work(task) -> ModelResult:
-    model, km, vmax = task
-    with threadpool_limits(1):
-        return run_model(_WORKER["problem"], _WORKER["settings"], model, km, vmax)
+def _model_task(context, model: int, km: np.ndarray, vmax: np.ndarray) -> ModelResult:
+    problem, settings = context
+    return run_model(problem, settings, model, km, vmax)
 
 
 def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarray, settings: RobustnessSettings,
@@ -192,30 +180,24 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
     out.mkdir(parents=True, exist_ok=True)
     models = np.arange(len(km)) if models is None else np.asarray(list(models))
     path = out / RUNS
-    done = _finished(path, problem, settings) if resume and path.exists() else {}
-    if not resume or not path.exists():
-        write_text_atomic(path, ",".join(_header(problem)) + "\n")
+    header = _header(problem)
+    done: dict[int, ModelResult] = {}
+    if resume and path.exists():
+        rows = finished_rows(path, header, settings.n_perturbations * len(settings.times_min))
+        done = {m: _result_from_rows(m, r, settings) for m, r in rows.items()}
+    else:
+        write_text_atomic(path, csv_text([header]))
     todo = [(int(m), km[i], vmax[i]) for i, m in enumerate(models) if int(m) not in done]
-    n_workers = n_workers or os.cpu_count() or 1
     with open(path, "a", encoding="utf-8", newline="") as stream:
         def record(result: ModelResult) -> None:
-            stream.write(_rows(result, problem, settings))
+            stream.write(csv_text(_rows(result, settings)))
             stream.flush()
             done[result.model] = result
             if on_model is not None:
                 on_model(result)
 
-        if n_workers == 1 or len(todo) <= 1:
-            _init_worker(problem, settings)
-            for task in todo:
-                record(_work(task))
-        else:
-            with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                     initargs=(problem, settings)) as pool:
-                for result in pool.map(_work, todo, chunksize=max(1, len(todo) // (8 * n_workers))):
-                    record(result)
-    results = [done[int(m)] for m in models]
-    study = StudyResult(problem, settings, results)
+        map_models(_model_task, (problem, settings), todo, n_workers, record)
+    study = StudyResult(problem, settings, [done[int(m)] for m in models])
     write_text_atomic(out / "summary.csv", study.summary_csv())
     return study
 
@@ -261,38 +243,15 @@ def _header(problem: RobustnessProblem) -> list[str]:
     return ["model", "perturbation", "time_min", "status", "stopped_by", "growth", *problem.species]
 
 
-def _rows(result: ModelResult, problem: RobustnessProblem, settings: RobustnessSettings) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for k in range(len(result.status)):
-        for j, t in enumerate(settings.times_min):
-            writer.writerow([result.model, k, f"{t:g}", result.status[k], result.escaped[k],
-                             repr(float(result.growth[k, j])), *(repr(float(d)) for d in result.deviation[k, j])])
-    return buffer.getvalue()
+def _rows(result: ModelResult, settings: RobustnessSettings) -> list[list]:
+    return [[result.model, k, f"{t:g}", result.status[k], result.escaped[k], repr(float(result.growth[k, j])),
+             *(repr(float(d)) for d in result.deviation[k, j])]
+            for k in range(len(result.status)) for j, t in enumerate(settings.times_min)]
 
 
-def _finished(path: Path, problem: RobustnessProblem, settings: RobustnessSettings) -> dict[int, ModelResult]:
-    """Models whose rows are all in ``path``; the file is rewritten without partial models."""
-    header = _header(problem)
-    text = read_text(path, RenaissanceError)
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or rows[0] != header:
-        raise RenaissanceError(f"{path}: not a robustness table of this model (header differs); use another --out")
-    complete = text.endswith("\n")
-    body = rows[1:] if complete else rows[1:-1]  # a kill may cut the last line
-    per_model: dict[int, list[list[str]]] = {}
-    for row in body:
-        if len(row) == len(header):
-            per_model.setdefault(int(row[0]), []).append(row)
+def _result_from_rows(model: int, rows: list[list[str]], settings: RobustnessSettings) -> ModelResult:
     K, T = settings.n_perturbations, len(settings.times_min)
-    done = {}
-    for model, model_rows in per_model.items():
-        if len(model_rows) != K * T:
-            continue
-        values = np.array([[float(v) for v in r[5:]] for r in model_rows]).reshape(K, T, -1)
-        done[model] = ModelResult(model, values[:, :, 1:], values[:, :, 0],
-                                  np.array([model_rows[k * T][3] for k in range(K)], dtype=object),
-                                  np.array([model_rows[k * T][4] for k in range(K)], dtype=object), 0.0)
-    kept = [",".join(header)] + [_rows(done[m], problem, settings).rstrip("\n") for m in done]
-    write_text_atomic(path, "\n".join(kept) + "\n")
-    return done
+    values = np.array([[float(v) for v in r[5:]] for r in rows]).reshape(K, T, -1)
+    return ModelResult(model, values[:, :, 1:], values[:, :, 0],
+                       np.array([rows[k * T][3] for k in range(K)], dtype=object),
+                       np.array([rows[k * T][4] for k in range(K)], dtype=object), 0.0)

@@ -1,0 +1,322 @@
+"""Batch bioreactor: a population of identical cells whose metabolism is the kinetic model.
+
+State (log coordinates): the cell's balanced species y = ln x (model units, per cell volume),
+the reactor's dynamic extracellular species e = ln x_e (the model's boundary species that are in
+the medium and not held constant; model units) and ln N (cells). With v(x, x_e) the cell's rates
+(model concentration per hour, per cell volume V_cell):
+
+    dx/dt   = w * (S v)                                         (cell)
+    dx_e/dt = (S_b v) * N V_cell / V_reactor                    (reactor; S_b: boundary rows)
+    d lnN/dt = mu = growth_scaling * v_growth / flux_factor     (1/h; flux_factor: mmol/gDW/h -> model)
+
+At t = 0 the cell is at its steady state and the medium at the file's concentrations, so
+mu(0) equals the steady-state growth (0.26 1/h for the E. coli state). Intracellular dilution by
+growth is not modelled (the kinetic model's steady state has none). Units inside the cell are the
+population's (those its Vmax were back-calculated with), so the cell reproduces its fluxes
+exactly; the biomass in g/L is N x ``cell_dry_mass_g`` / V_reactor.
+
+Medium file (YAML, the reference layout): ``initial_medium`` (species: mol/L),
+``reactor_volume`` (in cell volumes; 5e13 x 1 um^3 = 50 mL), ``biomass`` / ``biomass_scaling``
+(``strain_1``: growth reaction and scaling), ``boundary_conditions`` (species held constant).
+Species of the medium the model does not contain are an error naming them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._files import read_text, write_text_atomic
+from .._validation import check_float
+from ..errors import ConstraintsError, RenaissanceError, located
+from ..model.compiled import CompiledModel
+from ..model.io import read_yaml
+from ..settings import UnitSettings
+from .integrate import IntegrationSettings, integrate
+from .streaming import csv_text, finished_rows, map_models
+from .system import rate_laws
+
+CELL_VOLUME_L = 1e-15  # 1 um^3, the reference cell (0.9 cytosol, 0.1 periplasm)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactorSettings:
+    """A batch reactor (defaults: the reference set-up)."""
+
+    medium: dict[str, float]  # mol/L, initial
+    constant: tuple[str, ...] = ()  # extracellular species held constant
+    volume_l: float = 0.05
+    biomass_g_per_l: float = 0.037
+    cell_dry_mass_g: float = 0.28e-12
+    cell_volume_l: float = CELL_VOLUME_L
+    growth_reaction: str = "LMPD_biomass_c_1_420"
+    growth_scaling: float = 5e5
+    hours: float = 60.0
+    integration: IntegrationSettings = field(default_factory=lambda: IntegrationSettings(method="BDF", escape_fold=0.0))
+
+    def __post_init__(self) -> None:
+        for name in ("volume_l", "biomass_g_per_l", "cell_dry_mass_g", "cell_volume_l", "hours"):
+            check_float(getattr(self, name), name, low=0.0, low_open=True)
+        check_float(self.growth_scaling, "growth_scaling", low=0.0)
+
+    @property
+    def n_cells(self) -> float:
+        return self.biomass_g_per_l * self.volume_l / self.cell_dry_mass_g
+
+
+def read_medium(path: str | os.PathLike, cm: CompiledModel) -> ReactorSettings:
+    """Reactor settings from a medium file (see module docstring), checked against ``cm``."""
+    source = str(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("initial_medium"), dict):
+        raise ConstraintsError(located(source, "initial_medium", "missing (species: mol/L)"))
+    medium = {str(k): float(v) for k, v in data["initial_medium"].items()}
+    species = set(cm.species)
+    unknown = sorted(set(medium) - species)
+    if unknown:
+        raise ConstraintsError(located(source, f"initial_medium species {unknown}", "not in the model"))
+    bad = [k for k, v in medium.items() if not (np.isfinite(v) and v > 0)]
+    if bad:
+        raise ConstraintsError(located(source, f"initial_medium {bad}", "concentrations must be finite and > 0"))
+    not_boundary = sorted(set(medium) - set(cm.structure.boundary))
+    if not_boundary:
+        raise ConstraintsError(located(source, f"initial_medium species {not_boundary}",
+                                       "are balanced species of the model, not extracellular boundary species"))
+    constant = tuple(bc["reactant"] for bc in (data.get("boundary_conditions") or {}).values())
+    unknown = sorted(set(constant) - species)
+    if unknown:
+        raise ConstraintsError(located(source, f"boundary_conditions species {unknown}", "not in the model"))
+    options = {}
+    if "reactor_volume" in data:
+        options["volume_l"] = float(data["reactor_volume"]) * CELL_VOLUME_L
+    for key, name in (("biomass", "growth_reaction"), ("biomass_scaling", "growth_scaling")):
+        value = data.get(key)
+        if isinstance(value, dict) and value:
+            options[name] = next(iter(value.values()))
+    if options.get("growth_reaction", "LMPD_biomass_c_1_420") not in cm.structure.reactions:
+        raise ConstraintsError(located(source, f"biomass reaction '{options['growth_reaction']}'", "not in the model"))
+    return ReactorSettings(medium=medium, constant=constant, **options)
+
+
+@dataclass(frozen=True)
+class ReactorODE:
+    """The batch-reactor ODE of one parameter set (see module docstring); z = [y, ln x_e, ln N]."""
+
+    laws: object
+    cell_stoichiometry: np.ndarray  # (n_var, n_rxn) w * S
+    exchange: np.ndarray  # (n_dyn, n_rxn) S_b rows of the dynamic extracellular species
+    dynamic: np.ndarray  # (n_dyn,) indices into the boundary species
+    ln_boundary: np.ndarray  # (n_bnd,) initial / constant boundary values
+    volume_ratio: float  # V_cell / V_reactor
+    growth: int
+    growth_factor: float  # growth_scaling / flux_factor
+
+    @property
+    def n_var(self) -> int:
+        return self.cell_stoichiometry.shape[0]
+
+    def species_state(self, z: np.ndarray) -> np.ndarray:
+        ln_b = self.ln_boundary.copy()
+        ln_b[self.dynamic] = z[self.n_var:-1]
+        return np.concatenate([z[: self.n_var], ln_b])
+
+    def rhs(self, t: float, z: np.ndarray) -> np.ndarray:
+        u = self.species_state(z)
+        v = self.laws.rates(u)
+        cells = np.exp(z[-1]) * self.volume_ratio
+        return np.concatenate([
+            (self.cell_stoichiometry @ v) * np.exp(-z[: self.n_var]),
+            (self.exchange @ v) * cells * np.exp(-z[self.n_var:-1]),
+            [self.growth_factor * v[self.growth]],
+        ])
+
+    def jac(self, t: float, z: np.ndarray) -> np.ndarray:
+        n, m = self.n_var, len(self.dynamic)
+        u = self.species_state(z)
+        v, dv = self.laws.rates_and_elasticities(u)
+        columns = np.concatenate([np.arange(n), n + self.dynamic])  # species of u that are states
+        dv = dv[:, columns]
+        cells = np.exp(z[-1]) * self.volume_ratio
+        J = np.zeros((n + m + 1, n + m + 1))
+        inv_x = np.exp(-z[:n])
+        J[:n, : n + m] = (self.cell_stoichiometry @ dv) * inv_x[:, None]
+        J[np.arange(n), np.arange(n)] -= (self.cell_stoichiometry @ v) * inv_x
+        inv_e = np.exp(-z[n:-1])
+        flow = (self.exchange @ v) * cells * inv_e
+        J[n:-1, : n + m] = (self.exchange @ dv) * (cells * inv_e)[:, None]
+        J[np.arange(n, n + m), np.arange(n, n + m)] -= flow
+        J[n:-1, -1] = flow
+        J[-1, : n + m] = self.growth_factor * dv[self.growth]
+        return J
+
+
+def reactor_ode(cm: CompiledModel, ln_x: np.ndarray, ln_k: np.ndarray, vmax: np.ndarray, settings: ReactorSettings,
+                units: UnitSettings) -> tuple[ReactorODE, np.ndarray]:
+    """The reactor ODE and its initial state z0 (cell at ``ln_x``, medium from ``settings``)."""
+    st = cm.structure
+    n_var = len(st.variables)
+    ln_boundary = np.array(ln_x[n_var:], dtype=float)
+    index = {s: i for i, s in enumerate(st.boundary)}
+    for species, value in settings.medium.items():
+        ln_boundary[index[species]] = np.log(value) + units.log_concentration_scale
+    constant = set(settings.constant)
+    dynamic = np.array([i for i, s in enumerate(st.boundary) if s.endswith("_e") and s not in constant], dtype=np.int64)
+    ode = ReactorODE(
+        laws=rate_laws(cm, ln_k, vmax), cell_stoichiometry=st.weights[:, None] * st.S, exchange=st.S_boundary[dynamic],
+        dynamic=dynamic, ln_boundary=ln_boundary, volume_ratio=settings.cell_volume_l / settings.volume_l,
+        growth=st.reactions.index(settings.growth_reaction), growth_factor=settings.growth_scaling / units.flux_factor)
+    z0 = np.concatenate([ln_x[:n_var], ln_boundary[dynamic], [np.log(settings.n_cells)]])
+    return ode, z0
+
+
+@dataclass(frozen=True)
+class ReactorRun:
+    """Time courses of one model: ``t`` (h), ``biomass`` (g/L), ``medium`` {species: (n_t,) mol/L}."""
+
+    model: int
+    t: np.ndarray
+    biomass: np.ndarray
+    medium: dict[str, np.ndarray]
+    status: str
+    message: str
+
+
+def simulate_reactor(cm: CompiledModel, ln_x: np.ndarray, km: np.ndarray, vmax: np.ndarray, settings: ReactorSettings,
+                     units: UnitSettings, times: np.ndarray, model: int = 0) -> ReactorRun:
+    """Simulate one model (Km in mol/L) and report the reactor at ``times`` (h)."""
+    if settings.growth_reaction not in cm.structure.reactions:
+        raise RenaissanceError(f"growth reaction '{settings.growth_reaction}': not a reaction of the model")
+    ode, z0 = reactor_ode(cm, ln_x, np.log(km) + units.log_concentration_scale, vmax, settings, units)
+    traj = integrate(ode, z0, times, settings.integration)
+    n = ode.n_var
+    medium = {cm.structure.boundary[j]: np.exp(traj.y[:, n + i] - units.log_concentration_scale)
+              for i, j in enumerate(ode.dynamic)}
+    biomass = np.exp(traj.y[:, -1]) * settings.cell_dry_mass_g / settings.volume_l
+    return ReactorRun(model, np.asarray(times), biomass, medium, traj.status, traj.message)
+
+
+def fit_score(run: ReactorRun, measured: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean over measured series of the RMS error relative to the series' maximum (0 = perfect).
+
+    ``measured``: {"biomass" or a medium species: (times_h, values)} in g/L and mol/L.
+    """
+    errors = []
+    for name, (t_obs, obs) in measured.items():
+        series = run.biomass if name == "biomass" else run.medium.get(name)
+        if series is None:
+            raise RenaissanceError(f"measured series '{name}': not simulated (biomass or a dynamic medium species)")
+        simulated = np.interp(t_obs, run.t, series)
+        errors.append(np.sqrt(np.mean(((simulated - obs) / np.max(np.abs(obs))) ** 2)))
+    return float(np.mean(errors)) if np.all(np.isfinite(errors)) else float("inf")
+
+
+# --- a study over a population: process pool, streamed rows, resume, fit -------------------
+
+TIMECOURSES = "timecourses.csv"
+
+
+@dataclass(frozen=True)
+class ReactorContext:
+    cm: CompiledModel
+    ln_x: np.ndarray
+    settings: ReactorSettings
+    units: UnitSettings
+    times: np.ndarray
+
+
+def _reactor_task(context: ReactorContext, model: int, km: np.ndarray, vmax: np.ndarray) -> ReactorRun:
+    return simulate_reactor(context.cm, context.ln_x, km, vmax, context.settings, context.units, context.times, model)
+
+
+def _species(context: ReactorContext) -> list[str]:
+    constant = set(context.settings.constant)
+    return [s for s in context.cm.structure.boundary if s.endswith("_e") and s not in constant]
+
+
+def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, out_dir: str | os.PathLike, *,
+                     models=None, resume: bool = False, n_workers: int | None = None, on_model=None) -> list[ReactorRun]:
+    """Simulate every model; rows ``model,time_h,status,biomass,<species>`` (g/L, mol/L) stream to
+    ``out_dir/timecourses.csv``; ``resume`` keeps finished models."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models = np.arange(len(km)) if models is None else np.asarray(list(models))
+    species = _species(context)
+    header = ["model", "time_h", "status", "biomass", *species]
+    path = out / TIMECOURSES
+    done: dict[int, ReactorRun] = {}
+    if resume and path.exists():
+        for model, rows in finished_rows(path, header, len(context.times)).items():
+            values = np.array([[float(v) for v in r[3:]] for r in rows])
+            done[model] = ReactorRun(model, np.array([float(r[1]) for r in rows]), values[:, 0],
+                                     dict(zip(species, values[:, 1:].T)), rows[0][2], "resumed")
+    else:
+        write_text_atomic(path, csv_text([header]))
+    todo = [(int(m), km[i], vmax[i]) for i, m in enumerate(models) if int(m) not in done]
+    with open(path, "a", encoding="utf-8", newline="") as stream:
+        def record(run: ReactorRun) -> None:
+            stream.write(csv_text([[run.model, repr(float(t)), run.status, repr(float(b)),
+                                    *(repr(float(run.medium[s][i])) for s in species)]
+                                   for i, (t, b) in enumerate(zip(run.t, run.biomass))]))
+            stream.flush()
+            done[run.model] = run
+            if on_model is not None:
+                on_model(run)
+
+        map_models(_reactor_task, context, todo, n_workers, record)
+    return [done[int(m)] for m in models]
+
+
+def read_measured(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A CSV of measured time courses: ``time_h`` and any of ``biomass`` (g/L) or medium species
+    (mol/L); empty cells are missing values."""
+    source = str(path)
+    rows = list(csv.DictReader(io.StringIO(read_text(path, RenaissanceError))))
+    if not rows or "time_h" not in rows[0]:
+        raise RenaissanceError(f"{source}: header: needs a time_h column and at least one series")
+    series = {}
+    for name in rows[0]:
+        if name == "time_h":
+            continue
+        try:
+            pairs = [(float(r["time_h"]), float(r[name])) for r in rows if (r.get(name) or "").strip()]
+        except ValueError as exc:
+            raise RenaissanceError(f"{source}: column '{name}': {exc}") from None
+        if pairs:
+            t, v = np.array(pairs).T
+            series[name] = (t, v)
+    return series
+
+
+def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=None, highlight=()) -> list[Path]:
+    """Biomass, glucose and anthranilate over time for every model (highlighted: the best fits)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..generator.plots import _save
+
+    panels = (("biomass", "biomass (g/L)"), ("glc_D_e", "glucose (mol/L)"), ("anth_e", "anthranilate (mol/L)"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for run in runs:
+        best = run.model in highlight
+        for ax, (name, _) in zip(axes, panels):
+            series = run.biomass if name == "biomass" else run.medium.get(name)
+            if series is not None:
+                ax.plot(run.t, series, color="C3" if best else "C0", alpha=0.9 if best else 0.3,
+                        linewidth=1.2 if best else 0.7)
+    for ax, (name, label) in zip(axes, panels):
+        if measured and name in measured:
+            ax.plot(*measured[name], "ko", markersize=3, label="measured")
+            ax.legend()
+        ax.set_xlabel("time (h)")
+        ax.set_ylabel(label)
+    fig.tight_layout()
+    paths = _save(fig, Path(out_dir) / "bioreactor")
+    plt.close(fig)
+    return paths

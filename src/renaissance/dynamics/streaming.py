@@ -1,0 +1,72 @@
+"""Per-model results streamed to a CSV and a process pool over models (shared by the studies).
+
+A study appends every row of a model in one write when the model finishes; after a kill the
+file holds whole models plus at most one cut line. :func:`finished_rows` reads back the complete
+models (first column: model index; ``rows_per_model`` rows each) and rewrites the file without the
+rest, so a resumed study appends after them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from .._files import read_text, write_text_atomic
+from ..errors import RenaissanceError
+
+
+def csv_text(rows: Iterable[Iterable]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def finished_rows(path: Path, header: list[str], rows_per_model: int) -> dict[int, list[list[str]]]:
+    """Complete models of a streamed table, in file order; the file is rewritten with only them."""
+    text = read_text(path, RenaissanceError)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0] != header:
+        raise RenaissanceError(f"{path}: not a table of this study (header differs); use another output directory")
+    body = rows[1:] if text.endswith("\n") else rows[1:-1]  # a kill may cut the last line
+    per_model: dict[int, list[list[str]]] = {}
+    for row in body:
+        if len(row) == len(header):
+            per_model.setdefault(int(row[0]), []).append(row)
+    done = {m: r for m, r in per_model.items() if len(r) == rows_per_model}
+    write_text_atomic(path, csv_text([header] + [row for r in done.values() for row in r]))
+    return done
+
+
+_WORKER: dict = {}
+
+
+def _init(function: Callable, context) -> None:
+    _WORKER.update(function=function, context=context)
+
+
+def _call(task):
+    with threadpool_limits(1):
+        return _WORKER["function"](_WORKER["context"], *task)
+
+
+def map_models(function: Callable, context, tasks: list[tuple], n_workers: int | None, on_result: Callable) -> None:
+    """Call ``function(context, *task)`` for every task, in a spawn process pool of ``n_workers``
+    (default: all cores; 1: in this process), and ``on_result(result)`` here as results arrive
+    (in task order). ``function`` must be importable (module level)."""
+    n_workers = n_workers or os.cpu_count() or 1
+    if n_workers == 1 or len(tasks) <= 1:
+        _init(function, context)
+        for task in tasks:
+            on_result(_call(task))
+        return
+    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_init,
+                             initargs=(function, context)) as pool:
+        for result in pool.map(_call, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))):
+            on_result(result)

@@ -1,0 +1,168 @@
+"""Batch bioreactor: medium files, the reactor ODE, mass conservation in a closed case, the command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from renaissance.dynamics.bioreactor import (
+    ReactorRun, ReactorSettings, fit_score, reactor_ode, read_measured, read_medium, simulate_reactor,
+)
+from renaissance.dynamics.integrate import IntegrationSettings, integrate
+from renaissance.errors import ConstraintsError, RenaissanceError
+from renaissance.model import compile_model, model_from_dict
+from renaissance.settings import UnitSettings
+from renaissance.stability import back_calculate_vmax, prepare_stability
+from renaissance.stability.km import read_km_table
+from renaissance.steadystate.table import model_for_state, state_arrays
+
+from .conftest import DATA, FIXTURES
+
+UNITS = UnitSettings()
+
+
+def test_reference_medium_names_species_missing_from_the_model(ecoli_cm):
+    with pytest.raises(ConstraintsError) as info:
+        read_medium(DATA / "bioreactor_medium.yaml", ecoli_cm)
+    message = str(info.value)
+    assert "bioreactor_medium.yaml" in message
+    assert all(ion in message for ion in ("ca2_e", "cl_e", "k_e", "mg2_e", "so4_e")) and "not in the model" in message
+
+
+def test_shipped_medium(ecoli_cm):
+    settings = read_medium(DATA / "ecoli_bioreactor.yaml", ecoli_cm)
+    assert settings.medium["glc_D_e"] == 0.055 and settings.constant == ("co2_e", "h_e")
+    assert settings.volume_l == pytest.approx(0.05) and settings.growth_reaction == "LMPD_biomass_c_1_420"
+    assert settings.n_cells == pytest.approx(0.037 * 0.05 / 0.28e-12)
+
+
+def test_medium_errors(tmp_path, ecoli_cm):
+    bad = tmp_path / "m.yaml"
+    bad.write_text("initial_medium:\n  glc_D_e: -1\n")
+    with pytest.raises(ConstraintsError, match="finite and > 0"):
+        read_medium(bad, ecoli_cm)
+    bad.write_text("initial_medium:\n  g6p_c: 0.001\n")
+    with pytest.raises(ConstraintsError, match="balanced species"):
+        read_medium(bad, ecoli_cm)
+    bad.write_text("reactor_volume: 1\n")
+    with pytest.raises(ConstraintsError, match="initial_medium: missing"):
+        read_medium(bad, ecoli_cm)
+
+
+@pytest.fixture(scope="module")
+def ecoli_reactor(ecoli_cm, fixture_state):
+    """The reactor ODE of a valid fixture model, medium at the steady state's extracellular values."""
+    from dataclasses import replace
+
+    cm = model_for_state(ecoli_cm, fixture_state)
+    km = read_km_table(FIXTURES / "valid_km.csv", cm.km_names)[:1]
+    vmax = back_calculate_vmax(prepare_stability(ecoli_cm, fixture_state), np.log(km))
+    settings = replace(read_medium(DATA / "ecoli_bioreactor.yaml", cm), medium={})
+    ln_x = state_arrays(cm, fixture_state, UNITS).ln_x
+    ode, z0 = reactor_ode(cm, ln_x, np.log(km[0]) + UNITS.log_concentration_scale, vmax[0], settings, UNITS)
+    return ode, z0, cm
+
+
+def test_initial_rates_are_the_steady_state_rates(ecoli_reactor, fixture_state):
+    ode, z0, cm = ecoli_reactor
+    rates = ode.rhs(0.0, z0)
+    assert rates[-1] == pytest.approx(0.26, rel=1e-9)  # growth = 5e5 x LMPD flux of the state
+    assert np.abs(rates[: ode.n_var]).max() < 1e-4  # the cell starts at its steady state (1/h, log units)
+    # glucose leaves the reactor at the state's uptake: 3.33 mmol/gDW/h x the dry mass the rates refer to
+    glc = list(ode.dynamic).index(cm.structure.boundary.index("glc_D_e"))
+    uptake = -rates[ode.n_var + glc] * np.exp(z0[ode.n_var + glc]) / UNITS.concentration_scale  # mol/L/h
+    cells_dry_mass = 0.037 / 0.28e-12 * (1200 * 0.25 * 1e-15)  # g/L: n_cells/L x density x gDW/gWW x V_cell
+    assert uptake == pytest.approx(fixture_state.fluxes["GLCtex"] * 1e-3 * cells_dry_mass, rel=1e-9)
+
+
+def test_reactor_jacobian_matches_finite_differences(ecoli_reactor):
+    ode, z0, _ = ecoli_reactor
+    z = z0 + np.random.default_rng(0).uniform(-0.1, 0.1, len(z0))
+    h = 1e-6
+    numeric = np.column_stack([(ode.rhs(0, z + h * e) - ode.rhs(0, z - h * e)) / (2 * h) for e in np.eye(len(z))])
+    J = ode.jac(0, z)
+    assert np.abs(J - numeric).max() <= 1e-8 * np.abs(J).max()
+
+
+def _closed_model():
+    """a_e <-> a_c <-> b_c <-> b_e, one carbon each, no other exchange."""
+    def mass_action(substrate, product):
+        return {"enzyme": None, "modifiers": {}, "mechanism": {
+            "class": "RevMassaction", "mechanism_stoichiometry": {"substrate1": -1.0, "product1": 1.0},
+            "substrate1": substrate, "product1": product}}
+
+    reactions = {"AT": mass_action("a_e", "a_c"), "AB": mass_action("a_c", "b_c"), "BT": mass_action("b_c", "b_e")}
+    for name, r in reactions.items():
+        r["name"] = name
+    return compile_model(model_from_dict({
+        "name": "closed", "compartments": {"c": "c", "e": "e"},
+        "reactants": {s: {"compartment": s[-1], "name": s} for s in ("a_e", "a_c", "b_c", "b_e")},
+        "boundary_conditions": {f"CC_{s}": {"class": "ConstantConcentration", "reactant": s} for s in ("a_e", "b_e")},
+        "parameters": {"k_equilibrium_AT": 1.0, "k_equilibrium_AB": 3.0, "k_equilibrium_BT": 1.0,
+                       "volume_c": 0.9, "cell_volume_c": 1.0, "volume_e": 1.0, "cell_volume_e": 1.0},
+        "reactions": reactions,
+    }))
+
+
+def test_closed_reactor_conserves_carbon():
+    cm = _closed_model()
+    st = cm.structure
+    settings = ReactorSettings(medium={"a_e": 1e-3, "b_e": 1e-6}, growth_reaction="AB", growth_scaling=0.0,
+                               volume_l=1e-6, biomass_g_per_l=1.0, cell_dry_mass_g=1e-12, hours=5.0,
+                               integration=IntegrationSettings(method="BDF", rtol=1e-10, atol=1e-12, escape_fold=0.0))
+    ln_x = np.log(np.array([1e-5 if s.endswith("_c") else 1e-6 for s in st.variables + st.boundary])) + UNITS.log_concentration_scale
+    vmax = np.array([5e4, 2e4, 3e4])  # rate constants, 1/h
+    times = np.linspace(0, 5, 11)
+    run = simulate_reactor(cm, ln_x, np.ones(0), vmax, settings, UNITS, times)
+    assert run.status == "ok"
+    # carbon in the reactor (mol) + in the cells (mol): constant
+    ode, z0 = reactor_ode(cm, ln_x, np.zeros(0), vmax, settings, UNITS)
+    traj = integrate(ode, z0, times, settings.integration)
+    cells = settings.n_cells
+    inside = np.exp(traj.y[:, : ode.n_var]) / st.weights / UNITS.concentration_scale @ np.ones(ode.n_var) * cells * settings.cell_volume_l
+    outside = np.exp(traj.y[:, ode.n_var:-1]) / UNITS.concentration_scale @ np.ones(len(ode.dynamic)) * settings.volume_l
+    total = inside + outside
+    np.testing.assert_allclose(total, total[0], rtol=1e-6)  # measured: 3e-8
+    assert run.medium["a_e"][-1] < 0.5 * run.medium["a_e"][0] and run.medium["b_e"][-1] > 10 * run.medium["b_e"][0]
+    np.testing.assert_allclose(run.biomass, run.biomass[0])  # growth scaling 0
+
+
+def test_fit_score_and_measured_file(tmp_path):
+    t = np.linspace(0, 10, 11)
+    run = ReactorRun(0, t, 0.1 * np.exp(0.2 * t), {"glc_D_e": 0.05 - 0.004 * t}, "ok", "")
+    path = tmp_path / "m.csv"
+    path.write_text("time_h,biomass,glc_D_e\n0,0.1,0.05\n5,0.27182818,\n10,0.73890561,0.01\n")
+    measured = read_measured(path)
+    assert set(measured) == {"biomass", "glc_D_e"} and len(measured["glc_D_e"][0]) == 2
+    assert fit_score(run, measured) == pytest.approx(0.0, abs=1e-6)
+    worse = ReactorRun(1, t, 0.1 * np.exp(0.1 * t), run.medium, "ok", "")
+    assert fit_score(worse, measured) > 0.1
+    path.write_text("time_h,biomass\n0,x\n")
+    with pytest.raises(RenaissanceError, match="column 'biomass'"):
+        read_measured(path)
+
+
+def test_cli_bioreactor(tmp_path):
+    from renaissance.cli import app
+    from renaissance.generator import train
+    from renaissance.generator.population import generate_population
+
+    from .test_training import tiny_settings
+
+    train(tiny_settings(generations=1), tmp_path / "run")
+    generate_population(tmp_path / "run", 2, tmp_path / "pop.h5")
+    runner = CliRunner()
+    args = ["bioreactor", str(tmp_path / "pop.h5"), "--out", str(tmp_path / "bio"), "--hours", "0.001", "--points", "3",
+            "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "no valid models" in result.output
+    (tmp_path / "m.csv").write_text("time_h,biomass\n0,0.037\n0.001,0.037\n")
+    result = runner.invoke(app, args + ["--all-models", "--measured", str(tmp_path / "m.csv"), "--keep", "1"])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "bio" / "timecourses.csv").read_text().splitlines()) == 1 + 2 * 3
+    assert (tmp_path / "bio" / "fit.csv").read_text().startswith("rank,model,score\n1,")
+    assert (tmp_path / "bio" / "bioreactor.png").exists()
+    (tmp_path / "bad.h5").write_text("no")
+    result = runner.invoke(app, ["bioreactor", str(tmp_path / "bad.h5")])
+    assert result.exit_code == 1 and "bad.h5" in result.output
