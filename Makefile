@@ -27,6 +27,7 @@ test: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_stability.py
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_dynamics.py
 	$(BIN)/python benchmarks/bench_train.py
 
 clean:
