@@ -9,8 +9,7 @@ import numpy as np
 
 from ..errors import RenaissanceError
 from .integrate import integrate
-from .perturb import perturb_conserving
-from .robustness import RobustnessProblem, RobustnessSettings
+from .robustness import RobustnessProblem, RobustnessSettings, perturbations
 from .system import cell_ode
 
 
@@ -38,8 +37,7 @@ def plot_trajectories(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarr
     fig, axes = plt.subplots(1, len(species), figsize=(4 * len(species), 3.4), squeeze=False)
     for row, model in enumerate(models):
         ode = cell_ode(problem.cm, problem.ln_x, np.log(km[row]) + problem.ln_km_shift, vmax[row])
-        rng = np.random.default_rng([settings.seed, int(model)])
-        x0 = perturb_conserving(np.exp(y_star), st.conservation / st.weights, settings.perturbation, 1, rng)[0]
+        x0 = perturbations(problem, settings, int(model))[0]
         traj = integrate(ode, np.log(x0), times, settings.integration, reference=y_star)
         for ax, name in zip(axes[0], species):
             ax.plot(np.maximum(times, 1e-6), np.exp(traj.y[:, index[name]] - y_star[index[name]]), linewidth=1,

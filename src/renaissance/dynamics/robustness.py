@@ -121,6 +121,14 @@ class ModelResult:
     seconds: float
 
 
+def perturbations(problem: RobustnessProblem, settings: RobustnessSettings, model: int) -> np.ndarray:
+    """(K, n_var) perturbed starting states of ``model`` (seeded by ``[settings.seed, model]``)."""
+    st = problem.cm.structure
+    x_star = np.exp(problem.ln_x[: len(st.variables)])
+    return perturb_conserving(x_star, st.conservation / st.weights, settings.perturbation, settings.n_perturbations,
+                              np.random.default_rng([settings.seed, model]))
+
+
 def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: int, km: np.ndarray,
               vmax: np.ndarray) -> ModelResult:
     """Integrate the K perturbations of one model (Km in mol/L, Vmax in model units)."""
@@ -130,9 +138,7 @@ def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: i
     ode = cell_ode(problem.cm, problem.ln_x, np.log(km) + problem.ln_km_shift, vmax)
     y_star = problem.ln_x[:n_var]
     growth_star = ode.laws.rates(problem.ln_x)[problem.growth]
-    rng = np.random.default_rng([settings.seed, model])
-    x0 = perturb_conserving(np.exp(y_star), st.conservation / st.weights, settings.perturbation,
-                            settings.n_perturbations, rng)
+    x0 = perturbations(problem, settings, model)
     times = np.array(settings.times_min) / 60.0
     K, T = settings.n_perturbations, len(times)
     deviation = np.full((K, T, n_var), np.nan)
