@@ -156,7 +156,8 @@ def test_study_streams_resumes_and_ignores_worker_count(ecoli_dynamics, tmp_path
     assert whole.fractions()["biomass"] == pytest.approx(np.mean(np.concatenate(flags), axis=0))
     assert 0.25 <= whole.fractions()["biomass"][0] <= 0.75
     summary = (tmp_path / "whole" / "summary.csv").read_text()
-    assert f"cytosolic,24,{whole.fractions()['cytosolic'][0]!r},0.754" in summary
+    assert f"cytosolic,24,{float(whole.fractions()['cytosolic'][0])!r},0.754" in summary
+    assert 'np.float64' not in summary
 
 
 def test_settings_and_problem_errors(ecoli_cm, fixture_state):

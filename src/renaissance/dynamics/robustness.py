@@ -239,9 +239,9 @@ class StudyResult:
         for group, values in self.fractions().items():
             for t, value in zip(times, values):
                 paper = paper_value(group, t)
-                lines.append(f"{group},{t:g},{value!r},{'' if paper is None else paper / 100}")
+                lines.append(f"{group},{t:g},{float(value)!r},{'' if paper is None else paper / 100}")
         for t, row in zip(times, self.species_fractions()):
-            lines += [f"species:{s},{t:g},{value!r}," for s, value in zip(self.problem.species, row)]
+            lines += [f"species:{s},{t:g},{float(value)!r}," for s, value in zip(self.problem.species, row)]
         return "\n".join(lines) + "\n"
 
 
