@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from ..model.compiled import CompiledModel
 
@@ -31,7 +32,7 @@ class RateLaws:
     ln_keq: np.ndarray  # (n_rxn,), +inf for irreversible reactions
     mono_x: np.ndarray  # (n_mono, n_sp)
     mono_ln_k: np.ndarray  # (n_mono,) AK_m ln K
-    mono_to_rxn: np.ndarray  # (n_rxn, n_mono) 0/1
+    share_to_q: sparse.csr_matrix  # (n_rxn * n_sp, n_mono): Q = sum_{m in k} share_m Ax_m, flattened
     mono_den: np.ndarray  # (n_mono,)
     den_rxn: np.ndarray  # (n_den,)
     prefactor: np.ndarray  # (n_rxn,) V exp(P ln K)
@@ -44,7 +45,7 @@ class RateLaws:
         """Rates (n_rxn,) and dv/du (n_rxn, n_sp) at ``u``."""
         v, gain, t_f, t_b, share = self._parts(u)
         dv = gain[:, None] * (t_f[:, None] * self.forward - t_b[:, None] * self.backward)
-        dv -= v[:, None] * (self.mono_to_rxn @ (share[:, None] * self.mono_x))
+        dv -= v[:, None] * (self.share_to_q @ share).reshape(dv.shape)
         return v, dv
 
     def _parts(self, u):
@@ -59,11 +60,13 @@ class RateLaws:
 
 def rate_laws(cm: CompiledModel, ln_k: np.ndarray, vmax: np.ndarray) -> RateLaws:
     """The rate laws of ``cm`` with ln Km ``ln_k`` (n_km,, model units) and ``vmax`` (n_rxn,)."""
-    mono_to_rxn = np.zeros((cm.n_reactions, len(cm.mono_den)))
-    mono_to_rxn[cm.mono_rxn, np.arange(len(cm.mono_den))] = 1.0
+    mono, species = np.nonzero(cm.mono_x)
+    n_sp = cm.mono_x.shape[1]
+    share_to_q = sparse.csr_matrix((cm.mono_x[mono, species], (cm.mono_rxn[mono] * n_sp + species, mono)),
+                                   shape=(cm.n_reactions * n_sp, len(cm.mono_den)))
     return RateLaws(
         forward=cm.forward, backward=cm.backward, ln_keq=np.where(cm.reversible, cm.ln_keq, np.inf),
-        mono_x=cm.mono_x, mono_ln_k=cm.mono_km @ ln_k, mono_to_rxn=mono_to_rxn,
+        mono_x=cm.mono_x, mono_ln_k=cm.mono_km @ ln_k, share_to_q=share_to_q,
         mono_den=cm.mono_den, den_rxn=cm.den_rxn, prefactor=vmax * np.exp(cm.prefactor @ ln_k),
     )
 
