@@ -82,8 +82,8 @@ def main() -> None:
             start = time.perf_counter()
             run = train(settings, out / f"{preset}_seed{seed}", overwrite=True)
             seconds = time.perf_counter() - start
-            evaluated = run.lambda_max.size + len(run.final_valid)
-            rows.setdefault(preset, []).append((run.history["incidence"], run.final_incidence, run.km_spread,
+            evaluated = run.lambda_max.size + len(run.final_valid) + settings.nes.monitor_models * args.generations
+            rows.setdefault(preset, []).append((run.history["generator_incidence"], run.final_incidence, run.km_spread,
                                                 seconds, evaluated / seconds))
             runs.setdefault(preset, []).append(run)
             print(f"{preset:>8} seed {seed}: final incidence {100 * run.final_incidence:5.1f}%  Km spread "
@@ -105,8 +105,9 @@ def main() -> None:
               f"{seconds:5.1f} s; {when}", flush=True)
 
     fractions = np.arange(1, 11) / 10
-    print("\nincidence during training (mean over seeds) after the evaluations of generation g "
-          "(cross-entropy: same number of evaluations); final = 1,000 fresh models")
+    print("\nincidence during training (mean over seeds) after the evaluations of generation g: the generator's "
+          "(50 fresh models, no dropout; cross-entropy: its distribution after the same number of evaluations); "
+          "final = 1,000 fresh models")
     print(f"{'method':>14} " + " ".join(f"{'g' + str(round(f * args.generations)):>6}" for f in fractions)
           + f" | {'final':>20} {'Km sd':>6} {'time s':>7} {'models/s':>9}")
     for method, results in rows.items():

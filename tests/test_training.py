@@ -215,3 +215,13 @@ def test_training_at_a_sampled_state_reports_when_nothing_is_valid(tmp_path, eco
     assert run.final_incidence == 0.0
     assert "no valid model was found at this state" in run.summary()
     assert load_run(tmp_path / "run").settings.problem.state_index == 3
+
+
+def test_generator_incidence_monitor_does_not_change_training(tiny_run, tmp_path):
+    run_dir, run = tiny_run
+    monitored = run.history["generator_incidence"]
+    assert len(monitored) == 4 and np.all((monitored >= 0) & (monitored <= 1))
+    assert run.settings.nes.monitor_models == 50
+    silent = train(replace(run.settings, nes=replace(run.settings.nes, monitor_models=0)), tmp_path / "silent")
+    assert torch.equal(silent.theta, run.theta)
+    assert np.isnan(silent.history["generator_incidence"]).all()

@@ -323,7 +323,8 @@ def train(
 
     def line(row: dict) -> None:
         console.print(
-            f"gen {int(row['generation']):3d}  incidence {100 * row['incidence']:5.1f}%  reward best {row['reward_best']:.3f} "
+            f"gen {int(row['generation']):3d}  incidence {100 * row['incidence']:5.1f}% (generator "
+            f"{100 * row['generator_incidence']:5.1f}%)  reward best {row['reward_best']:.3f} "
             f"mean {row['reward_mean']:.3f}  lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/{row['lambda_q50']:.3g}/"
             f"{row['lambda_q90']:.3g} 1/h  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
 

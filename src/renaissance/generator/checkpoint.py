@@ -20,7 +20,7 @@ from ..errors import RenaissanceError
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY_COLUMNS = (
-    "generation", "incidence", "reward_best", "reward_mean", "lambda_min", "lambda_q10",
+    "generation", "incidence", "generator_incidence", "reward_best", "reward_mean", "lambda_min", "lambda_q10",
     "lambda_q50", "lambda_q90", "learning_rate", "evaluated", "seconds",
 )
 

@@ -14,8 +14,8 @@ from .training import TrainingRun
 def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]:
     """Write the training figures of one run or of repeats (same settings, several seeds).
 
-    - ``incidence``: incidence and mean reward per generation (line: mean over repeats; band:
-      min-max over repeats);
+    - ``incidence``: incidence of the generator (no dropout) and of the children's models, and the
+      mean reward per generation (line: mean over repeats; band: min-max over repeats);
     - ``lambda_max``: distribution of every model's lambda_max at a few generations (symlog axis),
       the shift of the paper's Fig. 2;
     - ``km``: 5-50-95% quantiles of ln Km of the valid models of the final generators, per
@@ -34,17 +34,21 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     written = []
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, column, label in ((axes[0], "incidence", "incidence (valid fraction)"), (axes[1], "reward_mean", "mean reward")):
+    panels = ((axes[0], "generator_incidence", "generator (no dropout)", "C0"),
+              (axes[0], "incidence", "children's models (dropout)", "C1"), (axes[1], "reward_mean", "mean reward", "C0"))
+    for ax, column, label, color in panels:
         n = min(len(r.history[column]) for r in runs)
         values = np.array([r.history[column][:n] for r in runs])
+        if n == 0 or np.isnan(values).all():
+            continue
         generations = np.arange(1, n + 1)
-        ax.plot(generations, values.mean(axis=0), color="C0")
+        ax.plot(generations, values.mean(axis=0), color=color, label=label)
         if len(runs) > 1:
-            ax.fill_between(generations, values.min(axis=0), values.max(axis=0), color="C0", alpha=0.25,
-                            label=f"min-max of {len(runs)} repeats")
-            ax.legend(loc="lower right")
+            ax.fill_between(generations, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2)
         ax.set_xlabel("generation")
-        ax.set_ylabel(label)
+    axes[0].set_ylabel("incidence (valid fraction)")
+    axes[0].legend(loc="lower right", title=f"mean and min-max of {len(runs)} runs" if len(runs) > 1 else None)
+    axes[1].set_ylabel("mean reward")
     fig.tight_layout()
     written += _save(fig, out_dir / "incidence")
 

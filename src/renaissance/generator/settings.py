@@ -110,7 +110,9 @@ class NESSettings:
 
     ``reward`` is a name in :data:`renaissance.generator.rewards.REWARDS` or
     ``"package.module:function"``. ``common_latent``: all children see the same latent noise.
-    ``threshold`` (1/h): a model is valid when lambda_max <= threshold.
+    ``threshold`` (1/h): a model is valid when lambda_max <= threshold. ``monitor_models``: after
+    each update, that many fresh models of the generator itself (no dropout, their own seed, so the
+    training draws are unchanged) give the logged ``generator_incidence``; 0 disables it.
     """
 
     generations: int = 50
@@ -124,9 +126,11 @@ class NESSettings:
     shaping: str = "centered_rank"
     reward: str = "rank_incidence"
     threshold: float = -2.5
+    monitor_models: int = 50
 
     def __post_init__(self) -> None:
         check_int(self.generations, "nes.generations", min_value=0)
+        check_int(self.monitor_models, "nes.monitor_models", min_value=0)
         check_int(self.population, "nes.population", min_value=2)
         if self.antithetic and self.population % 2:
             raise ValueError(f"nes.population == {self.population}, must be even with antithetic = true")

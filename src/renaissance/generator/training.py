@@ -216,9 +216,10 @@ def train(
         state.theta = nes_update(state.theta, eps, shape_rewards(rewards, nes.shaping), state.learning_rate, nes.sigma)
         finite = lam[np.isfinite(lam)]
         q = np.quantile(finite, [0.0, 0.1, 0.5, 0.9]) if finite.size else np.full(4, np.nan)
+        generator_incidence = _monitor(state.theta, state.generation, settings, layout, problem, n_threads, device)
         row = dict(zip(HISTORY_COLUMNS, (
-            state.generation + 1, valid.mean(), rewards.max(), rewards.mean(), *q, state.learning_rate,
-            lam.size, time.perf_counter() - start)))
+            state.generation + 1, valid.mean(), generator_incidence, rewards.max(), rewards.mean(), *q,
+            state.learning_rate, lam.size, time.perf_counter() - start)))
         state.learning_rate *= 1.0 - nes.lr_decay
         state.generation += 1
         state.rng_state = rng.get_state()
@@ -235,6 +236,19 @@ def train(
     result = evaluate_ln_km(problem, final, nes.threshold, n_threads, device)
     write_npz_atomic(run_dir / FINAL, ln_km=final, lambda_max=result.lambda_max, valid=result.valid)
     return _run(settings, problem, state, final, result.lambda_max, result.valid)
+
+
+def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layout: Layout, problem: TrainingProblem,
+             n_threads: int | None, device: str) -> float:
+    """Incidence of ``settings.nes.monitor_models`` fresh models of the generator (no dropout),
+    drawn with their own seed ``[seed, generation]`` so the training stream is untouched; NaN if 0."""
+    n = settings.nes.monitor_models
+    if n == 0:
+        return float("nan")
+    seed = int(np.random.SeedSequence([settings.seed, generation]).generate_state(1)[0])
+    rng = torch.Generator(device=device).manual_seed(seed)
+    ln_km = emit_ln_km(theta[None], n, layout, settings.generator, problem, rng, training=False)[0]
+    return float(evaluate_ln_km(problem, ln_km.cpu().numpy(), settings.nes.threshold, n_threads, device).valid.mean())
 
 
 def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, final_ln_km, final_lambda_max,

@@ -82,7 +82,8 @@ def evaluate_stability(
         and determinant certificates run on the device chunk after chunk, and the threads share
         each chunk's eigenvalues on the host.
     chunk_size : int, optional
-        Km sets per chunk (default: 128 on the CPU, 4096 on a GPU).
+        Km sets per chunk (default: 4096 on a GPU; on the CPU 128, or fewer so that a small batch
+        still gives every thread a chunk).
     """
     if mode not in MODES:
         raise ValueError(f"mode == {mode!r}, must be one of {MODES}")
@@ -125,8 +126,9 @@ def evaluate_stability(
         return lam, code, certified
 
     on_gpu = backend == "torch" and device != "cpu"
-    chunk_size = chunk_size or (4096 if on_gpu else 128)
     n_threads = n_threads or os.cpu_count() or 1
+    # CPU: chunks of <= 128 sets, at least one per thread for small batches
+    chunk_size = chunk_size or (4096 if on_gpu else max(1, min(128, -(-ln_km.shape[0] // n_threads))))
     starts = range(0, ln_km.shape[0], chunk_size)
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=n_threads) as pool:
         if on_gpu:  # the device builds large chunks in turn; host threads share their eigenvalues
