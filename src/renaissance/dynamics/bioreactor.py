@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import read_text, write_text_atomic
+from .._plotting import pyplot, save_figure
 from .._validation import check_float
 from ..errors import ConstraintsError, RenaissanceError, located
 from ..model.compiled import CompiledModel
@@ -294,12 +295,7 @@ def read_measured(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nda
 
 def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=None, highlight=()) -> list[Path]:
     """Biomass, glucose and anthranilate over time for every model (highlighted: the best fits)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..generator.plots import _save
+    plt = pyplot()
 
     panels = (("biomass", "biomass (g/L)"), ("glc_D_e", "glucose (mol/L)"), ("anth_e", "anthranilate (mol/L)"))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -317,6 +313,4 @@ def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=No
         ax.set_xlabel("time (h)")
         ax.set_ylabel(label)
     fig.tight_layout()
-    paths = _save(fig, Path(out_dir) / "bioreactor")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, Path(out_dir) / "bioreactor")

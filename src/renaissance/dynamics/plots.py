@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._plotting import pyplot, save_figure
 from ..errors import RenaissanceError
 from .integrate import integrate
 from .robustness import RobustnessProblem, RobustnessSettings, perturbations
@@ -18,12 +19,7 @@ def plot_trajectories(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarr
     """x(t) / x* of ``species`` after the first perturbation of each model (rows of km, vmax;
     ``models`` their population indices, which seed the perturbation as in the study).
     One panel per species, time on a log axis from 1e-6 h to the last check time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..generator.plots import _save
+    plt = pyplot()
 
     index = {s: i for i, s in enumerate(problem.species)}
     unknown = [s for s in species if s not in index]
@@ -53,6 +49,4 @@ def plot_trajectories(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarr
     axes[0][0].set_ylabel("x(t) / x*")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    paths = _save(fig, Path(out_dir) / "trajectories")
-    plt.close(fig)
-    return paths
+    return save_figure(fig, Path(out_dir) / "trajectories")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import write_atomic
+from .._plotting import pyplot, save_figure
 from .training import TrainingRun
 
 
@@ -23,10 +23,7 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
 
     Returns the written paths.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +47,7 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     axes[0].legend(loc="lower right", title=f"mean and min-max of {len(runs)} runs" if len(runs) > 1 else None)
     axes[1].set_ylabel("mean reward")
     fig.tight_layout()
-    written += _save(fig, out_dir / "incidence")
+    written += save_figure(fig, out_dir / "incidence")
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     lam = runs[0].lambda_max
@@ -67,7 +64,7 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     ax.set_xlabel("lambda_max (1/h)")
     ax.set_ylabel("models")
     fig.tight_layout()
-    written += _save(fig, out_dir / "lambda_max")
+    written += save_figure(fig, out_dir / "lambda_max")
 
     fig, ax = plt.subplots(figsize=(10, 3.6))
     valid = np.concatenate([r.final_ln_km[r.final_valid] for r in runs])
@@ -85,20 +82,10 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     ax.set_xlabel(f"Km emitted by the generator, sorted by median ({len(columns)})")
     ax.set_ylabel("ln(Km / (mol/L)) of valid models")
     fig.tight_layout()
-    written += _save(fig, out_dir / "km")
-    plt.close("all")
+    written += save_figure(fig, out_dir / "km")
     return written
 
 
 def _symlog_edges(values: np.ndarray, n: int = 60) -> np.ndarray:
     t = np.arcsinh(values)
     return np.sinh(np.linspace(t.min(), t.max() + 1e-9, n))
-
-
-def _save(fig, stem: Path) -> list[Path]:
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = stem.with_suffix(suffix)
-        write_atomic(path, lambda tmp, s=suffix: fig.savefig(tmp, format=s[1:], dpi=150))
-        paths.append(path)
-    return paths

@@ -36,7 +36,7 @@ from ..stability import REASONS, back_calculate_vmax
 from .checkpoint import load_checkpoint
 from .network import network_layout
 from .settings import TrainSettings, settings_from_dict, settings_to_dict, toml_text, tomllib
-from .training import TrainingProblem, emit_ln_km, evaluate_ln_km, load_problem, load_run_settings
+from .training import TrainingProblem, evaluate_ln_km, generator_sample, load_problem, load_run_settings
 
 FORMAT = "renaissance-population"
 FORMAT_VERSION = 1
@@ -138,8 +138,7 @@ def generate_population(
             while written < n and generated < max_generated:
                 wanted = n - written
                 size = min(chunk_size, max(1024, 2 * wanted), max_generated - generated) if valid_only else min(chunk_size, wanted)
-                ln_km = emit_ln_km(theta[None], size, layout, settings.generator, problem, rng, training=False)[0]
-                ln_km = ln_km.cpu().numpy()
+                ln_km = generator_sample(theta, size, layout, settings.generator, problem, rng)
                 generated += size
                 lam, valid, reason = _assess(problem, ln_km, settings.nes.threshold, stability, mode, n_threads, device)
                 keep = np.flatnonzero(valid)[: n - written] if valid_only else np.arange(size)

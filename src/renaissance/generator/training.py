@@ -35,6 +35,7 @@ from .rewards import Reward, resolve_reward, shape_rewards
 from .settings import GeneratorSettings, ProblemSettings, TrainSettings, load_settings, save_settings
 
 CONFIG = "config.toml"
+HISTORY = "history.csv"
 FORWARD_ROWS = 4096
 FINAL = "final.npz"
 
@@ -99,6 +100,12 @@ def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: Ge
         fixed = sample_fixed_ln_km(problem.fixed, C * n_models, rng).to(thetas.device)
         ln_km[..., torch.as_tensor(problem.fixed.columns, device=thetas.device)] = fixed.reshape(C, n_models, -1)
     return ln_km
+
+
+def generator_sample(theta: torch.Tensor, n: int, layout: Layout, settings: GeneratorSettings,
+                     problem: TrainingProblem, rng: torch.Generator) -> np.ndarray:
+    """(n, n_km) ln(Km / (mol/L)) emitted by one generator ``theta`` (P,) as in generation (no dropout)."""
+    return emit_ln_km(theta[None], n, layout, settings, problem, rng, training=False)[0].cpu().numpy()
 
 
 def evaluate_ln_km(problem: TrainingProblem, ln_km: np.ndarray, threshold: float, n_threads: int | None,
@@ -196,7 +203,7 @@ def train(
         rng.set_state(state.rng_state)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (CHECKPOINT, FINAL, "history.csv"):  # a previous run's files (overwrite)
+        for stale in (CHECKPOINT, FINAL, HISTORY):  # a previous run's files (overwrite)
             (run_dir / stale).unlink(missing_ok=True)
         save_settings(settings, run_dir / CONFIG)
         rng.manual_seed(settings.seed)
@@ -227,12 +234,11 @@ def train(
             state.history[key].append(float(value))
         state.lambda_max.append(lam.ravel())
         save_checkpoint(run_dir, state)
-        _write_history_csv(run_dir / "history.csv", state.history)
+        _write_history_csv(run_dir / HISTORY, state.history)
         if on_generation is not None:
             on_generation(row)
 
-    final = emit_ln_km(state.theta[None], settings.final_samples, layout, gen, problem, rng, training=False)[0]
-    final = final.cpu().numpy()
+    final = generator_sample(state.theta, settings.final_samples, layout, gen, problem, rng)
     result = evaluate_ln_km(problem, final, nes.threshold, n_threads, device)
     write_npz_atomic(run_dir / FINAL, ln_km=final, lambda_max=result.lambda_max, valid=result.valid)
     return _run(settings, problem, state, final, result.lambda_max, result.valid)
@@ -247,8 +253,8 @@ def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layo
         return float("nan")
     seed = int(np.random.SeedSequence([settings.seed, generation]).generate_state(1)[0])
     rng = torch.Generator(device=device).manual_seed(seed)
-    ln_km = emit_ln_km(theta[None], n, layout, settings.generator, problem, rng, training=False)[0]
-    return float(evaluate_ln_km(problem, ln_km.cpu().numpy(), settings.nes.threshold, n_threads, device).valid.mean())
+    ln_km = generator_sample(theta, n, layout, settings.generator, problem, rng)
+    return float(evaluate_ln_km(problem, ln_km, settings.nes.threshold, n_threads, device).valid.mean())
 
 
 def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, final_ln_km, final_lambda_max,
@@ -289,5 +295,5 @@ def _write_history_csv(path: Path, history: dict[str, list[float]]) -> None:
 def _remove_partial_files(run_dir: Path) -> None:
     """Temporary files of a write interrupted by a kill (atomic writes leave no other trace)."""
     for tmp in run_dir.glob(".*.*"):
-        if tmp.is_file() and tmp.name.startswith((f".{CHECKPOINT}.", ".history.csv.", f".{FINAL}.", f".{CONFIG}.")):
+        if tmp.is_file() and tmp.name.startswith(tuple(f".{name}." for name in (CHECKPOINT, HISTORY, FINAL, CONFIG))):
             tmp.unlink()
