@@ -530,5 +530,207 @@ def bioreactor(
     _guard(run)
 
 
+
+
+@app.command()
+def landscape(
+    states: Annotated[Path, typer.Option(help="Sampled states (renaissance sample: .csv or .parquet).")],
+    out: Annotated[Path, typer.Option(help="Output directory (landscape.csv, ranges, maps).")] = Path("landscape"),
+    model: ModelOption = ECOLI,
+    config: Annotated[Optional[Path], typer.Option(help="Landscape TOML ([search], [robustness], seed, [units]).")] = None,
+    first: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N states.")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        min=0, help="Ray workers of the local instance (default: all cores); 0: no Ray, in this process.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="Address of an existing Ray cluster (e.g. ray://host:10001).")] = None,
+    resume: Annotated[bool, typer.Option(help="Keep the finished states in --out and score the rest.")] = False,
+    maps: Annotated[bool, typer.Option(help="PCA -> t-SNE polar map and embedding.csv.")] = True,
+) -> None:
+    """Score every sampled steady state by the fastest dynamics its Km can give, then map and explain them."""
+    from .analysis.landscape import TABLE, landscape_study, load_landscape_settings
+    from .analysis.maps import state_matrix
+    from .analysis.report import landscape_report
+    from .model import compile_model, load_model
+    from .steadystate import read_samples
+
+    def run():
+        settings = load_landscape_settings(config)
+        cm = compile_model(load_model(model))
+        sampled = read_samples(states)[:first]
+        inputs = {"model": str(model.resolve()), "states": str(states.resolve()), "first": len(sampled)}
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("scoring states", total=len(sampled))
+            table = landscape_study(cm, sampled, settings, out, resume=resume, n_workers=workers, ray_address=ray_address,
+                                    on_state=lambda _: progress.advance(task), inputs=inputs)
+        _print_landscape(table, settings.search.threshold, workers, out / TABLE)
+        report = landscape_report(state_matrix(cm, sampled, settings.units), table, out,
+                                  threshold=settings.search.threshold, seed=settings.seed, maps=maps)
+        for question, ranking in (("fast", report.fast), ("robust", report.robust)):
+            if ranking:
+                console.print(f"strongest separators of {question} states: "
+                              + "; ".join(s.describe(question) for s in ranking[:3]), soft_wrap=True, highlight=False)
+        if report.neighbours is not None:
+            console.print(f"t-SNE neighbourhoods: {100 * report.neighbours[0]:.1f}% of the 10 nearest neighbours share a "
+                          f"state's class (random placement: {100 * report.neighbours[1]:.1f}%)", highlight=False)
+        console.print(f"wrote {', '.join(str(p) for p in report.files if p.suffix != '.svg')}", soft_wrap=True)
+
+    _guard(run)
+
+
+def _print_landscape(table, threshold: float, workers: Optional[int], path: Path) -> None:
+    import os
+
+    admits = table.column("admits").astype(bool)
+    seconds = table.column("seconds")
+    reasons = Counter(r["reason"] for r in table.rows if r["reason"])
+    console.print(f"{int(admits.sum())} of {len(admits)} states ({100 * admits.mean():.1f}%) admit lambda_max <= "
+                  f"{threshold:g} 1/h; others: {dict(reasons)}", highlight=False, soft_wrap=True)
+    robust = table.column("robust_fraction")
+    if np.isfinite(robust).any():
+        console.print(f"valid models back after perturbation: median {np.nanmedian(robust):.2f} over "
+                      f"{int(np.isfinite(robust).sum())} admitting states", highlight=False)
+    n_workers = (workers if workers is not None else os.cpu_count()) or 1
+    per_state = float(np.nanmean(seconds))
+    console.print(f"{per_state:.2f} s per state on one worker; wall {table.seconds:.0f} s for {len(admits)} states "
+                  f"(this run); projection for 5,000 states: {5000 * per_state / n_workers / 60:.0f} min on "
+                  f"{n_workers} worker(s), {5000 * per_state / 64 / 60:.1f} min on 64. Table: {path}",
+                  highlight=False, soft_wrap=True)
+
+
+@app.command("landscape-check")
+def landscape_check(
+    landscape_dir: Annotated[Path, typer.Argument(help="A scored landscape (renaissance landscape --out).")],
+    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    n: Annotated[int, typer.Option(min=1, help="States sampled per case.")] = 200,
+    top: Annotated[int, typer.Option(min=1, help="Strongest separating ranges imposed.")] = 1,
+    seed: Annotated[int, typer.Option(help="Sampler seed.")] = 1,
+    workers: Annotated[Optional[int], typer.Option(min=0, help="Ray workers (0: in this process).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue interrupted checks (same --n, --top, --seed).")] = False,
+) -> None:
+    """The paper's closing check: sample new states inside (and outside) the separating ranges and score them."""
+    from .analysis.landscape import CONFIG, TABLE, landscape_study, load_landscape_settings, read_landscape
+    from .analysis.maps import state_matrix
+    from .analysis.ranges import separating_ranges
+    from .analysis.report import constrain
+    from .generator.settings import ConfigError, tomllib
+    from .model import compile_model, load_model
+    from .steadystate import read_samples
+    from .steadystate.constraints import load_constraints
+    from .steadystate.sampler import sample_steady_states
+    from .steadystate.samples_io import write_samples
+
+    def run():
+        config = landscape_dir / CONFIG
+        settings = load_landscape_settings(config)
+        try:
+            inputs = tomllib.loads(config.read_text(encoding="utf-8"))["inputs"]
+        except (OSError, KeyError) as exc:
+            raise ConfigError(f"{config}: no [inputs] table ({exc}); run renaissance landscape first") from None
+        cm = compile_model(load_model(inputs["model"]))
+        table = read_landscape(landscape_dir)
+        scored = read_samples(inputs["states"])
+        matrix = state_matrix(cm, [scored[int(r["state"])] for r in table.rows], settings.units)
+        chosen = separating_ranges(matrix, table.column("admits").astype(bool))[:top]
+        if not chosen:
+            raise RenaissanceError(f"{landscape_dir}: every state is in one class; nothing separates them")
+        base = load_constraints(constraints, cm)
+        rows = [("scored landscape", table.admitting_fraction, len(table.rows))]
+        for supporting in (True, False):
+            name = "inside" if supporting else "outside"
+            label = ("inside " if supporting else "outside ") + " & ".join(s.describe() for s in chosen)
+            sample = sample_steady_states(cm, constrain(base, chosen, supporting), n, seed=seed)
+            case_dir = landscape_dir / f"check_{name}"
+            case_dir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                (case_dir / TABLE).unlink(missing_ok=True)
+            write_samples(sample, case_dir / "states.csv")
+            states_ = [sample.state(i) for i in range(len(sample))]
+            with Progress(console=err_console, transient=True) as progress:
+                task = progress.add_task(f"scoring states {name} the ranges", total=len(states_))
+                result = landscape_study(cm, states_, settings, case_dir, n_workers=workers, resume=resume,
+                                         on_state=lambda _: progress.advance(task))
+            rows.append((label, result.admitting_fraction, len(states_)))
+        summary = Table(title=f"states admitting lambda_max <= {settings.search.threshold:g} 1/h")
+        for column in ("states", "n", "admitting"):
+            summary.add_column(column)
+        for label, fraction, count in rows:
+            summary.add_row(label, str(count), f"{100 * fraction:.1f}%")
+        console.print(summary)
+
+    _guard(run)
+
+
+@app.command("km-integration")
+def km_integration(
+    out: Annotated[Path, typer.Option(help="Output directory (one sub-directory per case, overlap tables, PCA).")],
+    measurements: Annotated[Optional[Path], typer.Option(
+        help="Measured Km CSV (name,min,max,value,unit,source); or use --truth for a twin experiment.")] = None,
+    truth: Annotated[Optional[Path], typer.Option(
+        help="Twin experiment: a population whose model --truth-index stands in for the truth.")] = None,
+    truth_index: Annotated[int, typer.Option(help="Row of the truth model in --truth (must be valid).")] = 0,
+    config: Annotated[Optional[Path], typer.Option(help="Training TOML (default: shipped E. coli config).")] = None,
+    subsystems: Annotated[Path, typer.Option(help="reaction,subsystem CSV (default: shipped E. coli mapping).")] = Path(
+        str(files("renaissance") / "data" / "ecoli_subsystems.csv")),
+    enzyme: Annotated[str, typer.Option(help="Local design: reactions of one enzyme, comma separated (empty: none).")] = "ACONTa,ACONTb",
+    subsystem: Annotated[str, typer.Option(help="Subsystem of the subsystem-wide design.")] = "Citric Acid Cycle",
+    k: Annotated[int, typer.Option(min=0, help="Measured Km of the subsystem integrated per combination (0: none).")] = 9,
+    combinations: Annotated[int, typer.Option(min=1, help="Random combinations of k Km.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the combinations and of the populations.")] = 0,
+    n_models: Annotated[int, typer.Option(min=10, help="Valid models per case.")] = 1000,
+    generations: Annotated[Optional[int], typer.Option(help="NES generations per case (overrides the config).")] = None,
+) -> None:
+    """Integrate measured Km (local and subsystem-wide designs) and score the predicted ranges of the others."""
+    from dataclasses import replace
+
+    from ._files import write_text_atomic
+    from .analysis.km_integration import design_cases, experimental_ranges, read_subsystems, truth_ranges, twin_measurements
+    from .analysis.km_study import km_integration_study
+    from .generator.population import read_population
+    from .generator.settings import load_settings
+    from .generator.training import load_problem
+
+    def run():
+        if (measurements is None) == (truth is None):
+            raise RenaissanceError("give exactly one of --measurements and --truth")
+        settings = load_settings(config)
+        if generations is not None:
+            settings = replace(settings, nes=replace(settings.nes, generations=generations))
+        problem = load_problem(replace(settings.problem, fixed_km=None))
+        km_names = problem.stability.km_names
+        subsystem_of = read_subsystems(subsystems, problem.stability.reactions)
+        out.mkdir(parents=True, exist_ok=True)
+        if truth is not None:
+            pop = read_population(truth)
+            if not (0 <= truth_index < len(pop)) or not pop.valid[truth_index]:
+                raise RenaissanceError(f"{truth}: row {truth_index} is not a valid model")
+            from .analysis.km_integration import km_reaction
+            chosen = [n for n, u in zip(km_names, problem.used) if u and subsystem_of.get(km_reaction(n)) == subsystem]
+            measured_path = out / "twin_measurements.csv"
+            write_text_atomic(measured_path, twin_measurements(pop.km[truth_index], km_names, chosen,
+                                                               f"twin truth: {truth} row {truth_index}"))
+            reference = truth_ranges(pop.km[truth_index], km_names)
+        else:
+            measured_path = measurements
+            reference = experimental_ranges(measurements, km_names)
+        cases = design_cases(list(experimental_ranges(measured_path, km_names)), subsystem_of,
+                             enzyme=tuple(e for e in enzyme.split(",") if e), subsystem=subsystem if k else None, k=k,
+                             combinations=combinations, seed=seed)
+        start = time.perf_counter()
+        report = km_integration_study(
+            settings, measured_path, cases, reference, subsystem_of, subsystem, out, n_models=n_models, seed=seed,
+            on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
+                                            f"integrated, {r.outside_range} values outside their ranges", highlight=False))
+        inside, outside = report.improved(True), report.improved(False)
+        console.print(f"overlap score improved for {inside[0]} of {inside[1]} Km in '{subsystem}' and {outside[0]} of "
+                      f"{outside[1]} Km outside it (mean over the cases that did not integrate the Km vs baseline)",
+                      highlight=False)
+        for shift in report.shifts:
+            console.print(f"{shift['case']}: unmeasured Km centroid moved {shift['centroid_distance']:.3f} baseline sd, "
+                          f"variance ratio {shift['variance_ratio']:.3f}", highlight=False)
+        console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
+                      f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
+
+    _guard(run)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

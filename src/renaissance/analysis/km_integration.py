@@ -1,0 +1,193 @@
+"""Integration of measured Km: designs, overlap scores, and the shift of the unmeasured Km.
+
+A *case* fixes a set of measured Km (geometric mean of the measurements +-20%, drawn uniformly in
+every model; :mod:`renaissance.generator.fixed_km`), trains a generator for the others and
+generates a population of valid models. Designs (the paper's):
+
+* ``baseline`` -- nothing integrated;
+* ``local`` -- every measured Km of one enzyme (its reactions, e.g. ACONTa and ACONTb);
+* ``subsystem`` -- ``k`` of the measured Km of one subsystem, drawn at random, ``R`` combinations.
+
+Overlap score of one Km: the Jaccard index of two intervals in ln Km,
+|P ∩ E| / |P ∪ E|, with P the population's 5-95% interval and E the experimental range
+(0: disjoint, 1: identical). It rewards a prediction that contains the experimental range and
+is as narrow as it. Shift of the unmeasured Km: each case's population and the baseline's, in
+the baseline's standardised ln Km (z-scores), projected on the baseline's principal axes;
+reported as the distance between the centroids (in baseline standard deviations, RMS over the
+Km) and the ratio of total variances (case / baseline).
+
+Twin experiment (:func:`twin_measurements`): the Km of one valid model stand in for the truth;
+the chosen Km are written as measurements (one value each, so +-20% ranges) and the overlap of
+every other Km is scored against the truth's own +-20% range.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._files import read_text, write_text_atomic
+from ..errors import ParameterFileError, located
+from ..generator.fixed_km import MEASUREMENT_SPREAD, read_fixed_km
+
+QUANTILES = (0.05, 0.95)
+
+
+def km_reaction(name: str) -> str:
+    """The reaction of a Km name ``km_<role>_<reaction>`` (roles: substrate1, product2, ...)."""
+    parts = name.split("_", 2)
+    if len(parts) != 3 or parts[0] != "km":
+        raise ValueError(f"Km name {name!r} is not km_<role>_<reaction>")
+    return parts[2]
+
+
+def read_subsystems(path: str | os.PathLike, reactions) -> dict[str, str]:
+    """``reaction,subsystem`` CSV -> {reaction: subsystem}; reactions absent from the file map to
+    'Unassigned'; an unknown reaction is an error naming the file and line."""
+    known = set(reactions)
+    rows = list(csv.DictReader(io.StringIO(read_text(path, ParameterFileError))))
+    mapping = {}
+    for line, row in enumerate(rows, start=2):
+        reaction, subsystem = (row.get("reaction") or "").strip(), (row.get("subsystem") or "").strip()
+        if reaction not in known or not subsystem:
+            raise ParameterFileError(located(str(path), f"line {line}, '{reaction}'",
+                                             "unknown reaction" if reaction not in known else "missing subsystem"))
+        mapping[reaction] = subsystem
+    return {r: mapping.get(r, "Unassigned") for r in reactions}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One integration case: its name and the measured Km it fixes."""
+
+    name: str
+    integrated: tuple[str, ...]
+
+
+def design_cases(measured: list[str], subsystem_of: dict[str, str], *, enzyme: tuple[str, ...] = (),
+                 subsystem: str | None = None, k: int = 0, combinations: int = 10, seed: int = 0) -> list[Case]:
+    """``baseline``, then ``local`` (measured Km of the reactions ``enzyme``) and ``subsystem``
+    cases (``k`` measured Km of ``subsystem`` at random, ``combinations`` of them, seeded)."""
+    cases = [Case("baseline", ())]
+    if enzyme:
+        local = tuple(n for n in measured if km_reaction(n) in enzyme)
+        if not local:
+            raise ValueError(f"no measured Km belongs to the reactions {list(enzyme)}")
+        cases.append(Case("local", local))
+    if subsystem is not None:
+        pool = [n for n in measured if subsystem_of.get(km_reaction(n)) == subsystem]
+        if not 0 < k <= len(pool):
+            raise ValueError(f"k == {k}: the subsystem '{subsystem}' has {len(pool)} measured Km")
+        rng = np.random.default_rng(seed)
+        for j in range(combinations):
+            chosen = sorted(rng.choice(len(pool), size=k, replace=False))
+            cases.append(Case(f"subsystem_{j}", tuple(pool[i] for i in chosen)))
+    return cases
+
+
+def measurement_subset(path: str | os.PathLike, names) -> str:
+    """The CSV text of the measurement file ``path`` restricted to the rows of ``names``."""
+    text = read_text(path, ParameterFileError)
+    reader = csv.DictReader(io.StringIO(text))
+    wanted = set(names)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(row for row in reader if (row.get("name") or "").strip() in wanted)
+    return out.getvalue()
+
+
+def experimental_ranges(path: str | os.PathLike, km_names) -> dict[str, tuple[float, float]]:
+    """{Km name: (low, high) mol/L} of a measurement file (measurements reduced to +-20%)."""
+    fixed = read_fixed_km(path, km_names)
+    return {n: (float(lo), float(hi)) for n, lo, hi in zip(fixed.names, fixed.low, fixed.high)}
+
+
+def twin_measurements(truth_km: np.ndarray, km_names, chosen, source: str) -> str:
+    """Measurement-file CSV text: one value (the truth, mol/L) per Km in ``chosen``."""
+    index = {n: i for i, n in enumerate(km_names)}
+    lines = ["name,min,max,value,unit,source"]
+    lines += [f"{n},,,{float(truth_km[index[n]])!r},M,{source}" for n in chosen]
+    return "\n".join(lines) + "\n"
+
+
+def truth_ranges(truth_km: np.ndarray, km_names) -> dict[str, tuple[float, float]]:
+    """The truth's +-20% range of every Km (mol/L), as a measurement of it would give."""
+    return {n: ((1 - MEASUREMENT_SPREAD) * k, (1 + MEASUREMENT_SPREAD) * k) for n, k in zip(km_names, truth_km)}
+
+
+def predicted_intervals(ln_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """5% and 95% quantiles of ln Km per column of (N, n_km) valid sets."""
+    low, high = np.quantile(ln_km, QUANTILES, axis=0)
+    return low, high
+
+
+def jaccard_overlap(low_a, high_a, low_b, high_b) -> np.ndarray:
+    """|A ∩ B| / |A ∪ B| of intervals [low, high] (arrays broadcast); 0 when disjoint."""
+    low_a, high_a, low_b, high_b = (np.asarray(a, dtype=float) for a in (low_a, high_a, low_b, high_b))
+    intersection = np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0.0, None)
+    union = np.maximum(high_a, high_b) - np.minimum(low_a, low_b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, intersection / union, 1.0)
+
+
+def overlap_scores(ln_km: np.ndarray, km_names, reference: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """{Km: overlap score} of the population (N, n_km) ln Km against each reference range (mol/L)."""
+    low, high = predicted_intervals(ln_km)
+    index = {n: i for i, n in enumerate(km_names)}
+    return {n: float(jaccard_overlap(low[index[n]], high[index[n]], np.log(lo), np.log(hi)))
+            for n, (lo, hi) in reference.items()}
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Centroid distance (baseline sd, RMS over the Km) and variance ratio (case / baseline)."""
+
+    centroid_distance: float
+    variance_ratio: float
+
+
+def unmeasured_shift(baseline: np.ndarray, case: np.ndarray) -> Shift:
+    """Shift of a case's (N, m) ln Km population from the baseline's (M, m), in baseline z-scores."""
+    mean, sd = baseline.mean(axis=0), baseline.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    zb, zc = (baseline - mean) / sd, (case - mean) / sd
+    distance = float(np.sqrt(np.mean(zc.mean(axis=0) ** 2)))
+    return Shift(distance, float(zc.var(axis=0).sum() / zb.var(axis=0).sum()))
+
+
+def pca_projection(baseline: np.ndarray, others: list[np.ndarray], n_components: int = 2) -> list[np.ndarray]:
+    """Baseline and ``others`` projected on the baseline's first principal axes (z-scored ln Km)."""
+    mean, sd = baseline.mean(axis=0), baseline.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    _, _, Vt = np.linalg.svd((baseline - mean) / sd, full_matrices=False)
+    return [((x - mean) / sd) @ Vt[:n_components].T for x in [baseline, *others]]
+
+
+def plot_pca(projections: list[np.ndarray], labels: list[str], stem) -> list:
+    """PC1/PC2 scatter of the unmeasured Km's populations; PNG + SVG."""
+    from .._plotting import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for points, label in zip(projections, labels):
+        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, label=label)
+    ax.set_xlabel("PC1 of the baseline (z-scored ln Km)")
+    ax.set_ylabel("PC2")
+    ax.set_title("Km without measurements: baseline vs integration")
+    ax.legend(fontsize=7, markerscale=4)
+    fig.tight_layout()
+    return save_figure(fig, stem)
+
+
+def write_overlap_table(path, rows: list[dict]) -> None:
+    """Write dict rows as CSV (atomic; header from the first row)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    write_text_atomic(path, out.getvalue())

@@ -1,0 +1,145 @@
+"""Run a Km-integration study: one training and one valid population per case, then the scores.
+
+Layout of ``OUT``::
+
+    OUT/<case>/measured_km.csv    the case's measurements (absent for the baseline)
+    OUT/<case>/run/               the training run (an interrupted run resumes, a finished one is
+                              reused; a run with other settings or measurements is an error)
+    OUT/<case>/population.h5      valid models of the case's generator
+    OUT/overlap.csv               case, Km, reaction, subsystem, integrated, overlap score
+    OUT/summary.csv               per Km: baseline vs integrated overlap, improved
+OUT/subsystems.csv            per subsystem: mean overlap, baseline vs integrated, Km improved
+    OUT/shift.csv                 per case: shift of the unmeasured Km from the baseline
+    OUT/pca.png|svg               PC1/PC2 of the unmeasured Km, baseline vs cases
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .._files import write_text_atomic
+from ..errors import RenaissanceError
+from ..generator.population import generate_population, read_population
+from ..generator.settings import TrainSettings, settings_to_dict
+from ..generator.training import CHECKPOINT, CONFIG, FINAL, load_problem, load_run_settings, train
+from .km_integration import (
+    Case, km_reaction, measurement_subset, overlap_scores, pca_projection, plot_pca, unmeasured_shift,
+    write_overlap_table,
+)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    ln_km: np.ndarray  # (N, n_km) valid models of the case's population
+    outside_range: int  # integrated Km values outside their ranges, over all models (must be 0)
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    results: list[CaseResult]
+    summary: list[dict]
+    shifts: list[dict]
+
+    def improved(self, inside: bool) -> tuple[int, int]:
+        """(improved, scored) Km of the integration cases, inside or outside the subsystem."""
+        rows = [r for r in self.summary if r["in_subsystem"] == inside and r["cases_scored"] > 0]
+        return sum(r["improved"] for r in rows), len(rows)
+
+
+def run_case(settings: TrainSettings, case: Case, measurements, case_dir: Path, n_models: int, seed: int,
+             on_generation: Callable[[dict], None] | None = None) -> CaseResult:
+    """Train (or reuse) the case's generator and generate ``n_models`` valid models."""
+    case_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = case_dir / "run"
+    path = case_dir / "measured_km.csv"
+    if case.integrated:
+        text = measurement_subset(measurements, case.integrated)
+        if (run_dir / CONFIG).exists() and (not path.exists() or path.read_text(encoding="utf-8") != text):
+            raise RenaissanceError(f"{case_dir}: holds a run with other measurements; use another output directory")
+        write_text_atomic(path, text)
+        settings = replace(settings, problem=replace(settings.problem, fixed_km=str(path.resolve())))
+    else:
+        settings = replace(settings, problem=replace(settings.problem, fixed_km=None))
+    if (run_dir / CONFIG).exists() and settings_to_dict(load_run_settings(run_dir)) != settings_to_dict(settings):
+        raise RenaissanceError(f"{run_dir}: holds a run with other training settings; use another output directory")
+    if not (run_dir / FINAL).exists():
+        train(settings, run_dir, resume=(run_dir / CHECKPOINT).exists(), on_generation=on_generation)
+    population = case_dir / "population.h5"
+    if not population.exists():
+        generate_population(run_dir, n_models, population, seed=seed, valid_only=True)
+    pop = read_population(population)
+    ln_km = np.log(pop.km[pop.valid])
+    if len(ln_km) < 2:
+        raise RenaissanceError(f"{population}: {len(ln_km)} valid models; the case's generator needs more training")
+    outside = 0
+    if case.integrated:
+        fixed = load_problem(settings.problem).fixed
+        km = np.exp(ln_km[:, fixed.columns])
+        outside = int(np.sum((km < fixed.low * (1 - 1e-12)) | (km > fixed.high * (1 + 1e-12))))
+    return CaseResult(case, ln_km, outside)
+
+
+def km_integration_study(settings: TrainSettings, measurements: str | os.PathLike, cases: list[Case],
+                         reference: dict[str, tuple[float, float]], subsystem_of: dict[str, str], subsystem: str,
+                         out_dir: str | os.PathLike, *, n_models: int = 1000, seed: int = 0,
+                         on_case: Callable[[CaseResult], None] | None = None) -> StudyReport:
+    """Run every case (the first must be the baseline) and score it against ``reference``
+    ({Km: (low, high) mol/L}); Km of ``subsystem`` count as inside."""
+    out = Path(out_dir)
+    problem = load_problem(replace(settings.problem, fixed_km=None))
+    km_names, used = problem.stability.km_names, problem.used
+    results = []
+    for case in cases:
+        result = run_case(settings, case, measurements, out / case.name, n_models, seed)
+        results.append(result)
+        if on_case is not None:
+            on_case(result)
+    reference = {n: r for n, r in reference.items() if used[km_names.index(n)]}
+    overlap = [overlap_scores(r.ln_km, km_names, reference) for r in results]
+    rows = [{"case": r.case.name, "km": n, "reaction": km_reaction(n), "subsystem": subsystem_of.get(km_reaction(n), ""),
+             "integrated": n in r.case.integrated, "overlap": o[n]} for r, o in zip(results, overlap) for n in reference]
+    write_overlap_table(out / "overlap.csv", rows)
+    summary = _summary(results, overlap, reference, subsystem_of, subsystem)
+    write_overlap_table(out / "summary.csv", summary)
+    write_overlap_table(out / "subsystems.csv", _per_subsystem(summary))
+    measured = set().union(*(r.case.integrated for r in results))
+    unmeasured = np.array([i for i, n in enumerate(km_names) if used[i] and n not in measured])
+    base = results[0].ln_km[:, unmeasured]
+    shifts = [{"case": r.case.name, **vars(unmeasured_shift(base, r.ln_km[:, unmeasured]))} for r in results[1:]]
+    if shifts:
+        write_overlap_table(out / "shift.csv", shifts)
+    plot_pca(pca_projection(base, [r.ln_km[:, unmeasured] for r in results[1:]]),
+             [r.case.name for r in results], out / "pca")
+    return StudyReport(results, summary, shifts)
+
+
+def _summary(results: list[CaseResult], overlap: list[dict], reference, subsystem_of, subsystem: str) -> list[dict]:
+    """Per reference Km: baseline overlap, mean overlap over the cases that did not integrate it."""
+    rows = []
+    for n in reference:
+        scored = [o[n] for r, o in zip(results[1:], overlap[1:]) if n not in r.case.integrated]
+        mean = float(np.mean(scored)) if scored else float("nan")
+        rows.append({"km": n, "subsystem": subsystem_of.get(km_reaction(n), ""),
+                     "in_subsystem": subsystem_of.get(km_reaction(n)) == subsystem, "baseline": overlap[0][n],
+                     "integrated_mean": mean, "cases_scored": len(scored),
+                     "improved": bool(scored) and mean > overlap[0][n]})
+    return rows
+
+
+def _per_subsystem(summary: list[dict]) -> list[dict]:
+    """Per subsystem: Km scored in some integration case, their mean overlaps (NaN: none scored)
+    and how many improved."""
+    rows = []
+    for name in sorted({r["subsystem"] for r in summary}):
+        members = [r for r in summary if r["subsystem"] == name and r["cases_scored"] > 0]
+        rows.append({"subsystem": name, "km": len(members),
+                     "baseline_mean": float(np.mean([r["baseline"] for r in members])) if members else float("nan"),
+                     "integrated_mean": float(np.mean([r["integrated_mean"] for r in members])) if members else float("nan"),
+                     "improved": sum(r["improved"] for r in members)})
+    return rows

@@ -1,0 +1,79 @@
+"""Landscape report: maps, separating ranges, and the constrained-resampling check.
+
+:func:`landscape_report` turns a scored landscape into ``ranges.csv`` (every concentration and
+dG/RT ranked for two questions: *fast* = admits lambda_max <= threshold, among all states;
+*robust* = at least half of the tested valid models returned, among admitting states),
+``ranges_fast`` / ``ranges_robust`` figures, ``embedding.csv`` and the polar ``map`` figure.
+:func:`constrain` builds sampler settings from the strongest separating ranges (or their
+complements), for the paper's closing check: do newly sampled states that obey them admit fast
+dynamics more often?
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .._files import write_text_atomic
+from ..steadystate.tfa import TFASettings
+from .landscape import Landscape
+from .maps import StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, tsne_embedding
+from .ranges import Separation, plot_ranges, ranges_csv, separating_ranges
+
+ROBUST_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class LandscapeReport:
+    fast: list[Separation]
+    robust: list[Separation]
+    neighbours: tuple[float, float] | None  # (observed, expected) same-class share of 10 nearest neighbours
+    files: list[Path]
+
+
+def landscape_report(matrix: StateMatrix, table: Landscape, out_dir: str | os.PathLike, *, threshold: float = -2.5,
+                     seed: int = 0, maps: bool = True) -> LandscapeReport:
+    """Write the ranges, the map and the embedding of a scored landscape (``matrix`` rows = table rows)."""
+    out = Path(out_dir)
+    admits = table.column("admits").astype(bool)
+    robust_fraction = table.column("robust_fraction")
+    tested = admits & np.isfinite(robust_fraction)
+    fast = separating_ranges(matrix, admits)
+    robust = separating_ranges(matrix, robust_fraction >= ROBUST_FRACTION, mask=tested)
+    write_text_atomic(out / "ranges.csv", ranges_csv({"fast": fast, "robust": robust}))
+    files = [out / "ranges.csv"]
+    if fast:
+        files += plot_ranges(fast, "admits fast dynamics", "does not", out / "ranges_fast")
+    if robust:
+        files += plot_ranges(robust, f"robust (>= {ROBUST_FRACTION:g} returned)", "not robust", out / "ranges_robust")
+    neighbours = None
+    if maps and len(table.rows) >= 10:
+        embedding = tsne_embedding(pca_features(matrix), seed=seed)
+        theta, r = polar_transform(embedding)
+        lines = ["state,tsne_1,tsne_2,theta,r"] + [
+            f"{row['state']},{e[0]!r},{e[1]!r},{t!r},{q!r}" for row, e, t, q in zip(table.rows, embedding, theta, r)]
+        write_text_atomic(out / "embedding.csv", "\n".join(lines) + "\n")
+        files.append(out / "embedding.csv")
+        files += plot_map(theta, r, table.column("best_lambda_max"), robust_fraction, threshold, out / "map")
+        if 0 < admits.sum() < len(admits):
+            neighbours = neighbour_agreement(embedding, admits)
+    return LandscapeReport(fast, robust, neighbours, files)
+
+
+def constrain(settings: TFASettings, separations: list[Separation], supporting: bool = True) -> TFASettings:
+    """``settings`` with each separation's range imposed: the side of its threshold where the
+    positive class lies (``supporting``) or the other side; intersected with the existing bounds."""
+    species_bounds, dg_bounds = dict(settings.species_bounds), dict(settings.dg_bounds)
+    for s in separations:
+        below = (s.direction == "below") == supporting
+        if s.kind == "concentration":
+            lo, hi = species_bounds.get(s.feature, settings.concentration_bounds)
+            species_bounds[s.feature] = (lo, min(hi, s.threshold)) if below else (max(lo, s.threshold), hi)
+        else:
+            lo, hi = dg_bounds.get(s.feature, (-math.inf, math.inf))
+            dg_bounds[s.feature] = (lo, min(hi, s.threshold)) if below else (max(lo, s.threshold), hi)
+    return replace(settings, species_bounds=species_bounds, dg_bounds=dg_bounds)
