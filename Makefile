@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench docs wheel-check clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,14 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# the documentation site (warnings are errors); tests/test_docs.py builds it too
+docs: venv
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# build the wheel, install it into a clean venv, run `renaissance --version` and the quick start
+wheel-check:
+	scripts/check_wheel.sh $(PYTHON)
 
 bench: venv
 	$(BIN)/python benchmarks/bench_stability.py

@@ -191,3 +191,19 @@ def test_cli_robustness(tmp_path):
     (tmp_path / "bad.h5").write_text("no")
     result = runner.invoke(app, ["robustness", str(tmp_path / "bad.h5")])
     assert result.exit_code == 1 and "bad.h5" in result.output
+
+
+def test_robustness_of_a_model_without_growth_reaction(toy_cm, toy_state):
+    """The toy model has no biomass reaction: no biomass group, every species in group 'all'."""
+    from renaissance.stability import back_calculate_vmax, prepare_stability
+
+    problem = robustness_problem(model_for_state(toy_cm, toy_state), toy_state)
+    assert problem.growth is None and "biomass" not in problem.groups
+    ln_km = np.log(np.full((1, len(toy_cm.km_names)), 1e-3))
+    vmax = back_calculate_vmax(prepare_stability(toy_cm, toy_state), ln_km)[0]
+    settings = RobustnessSettings(perturbation=0.05, times_min=(60.0,))
+    result = run_model(problem, settings, 0, np.exp(ln_km[0]), vmax)
+    back = returned(result, problem, 0.01)
+    assert set(back) == {"ATP", "cytosolic", "all"} and np.all(np.isnan(result.growth))
+    deviation_ok = np.all(np.abs(result.deviation) <= 0.01)
+    assert back["all"][0, 0] == (result.status[0] == "ok" and deviation_ok)

@@ -665,11 +665,13 @@ def km_integration(
     measurements: Annotated[Optional[Path], typer.Option(
         help="Measured Km CSV (name,min,max,value,unit,source); or use --truth for a twin experiment.")] = None,
     truth: Annotated[Optional[Path], typer.Option(
-        help="Twin experiment: a population whose model --truth-index stands in for the truth.")] = None,
+        help="Twin experiment: a population whose model --truth-index stands in for the truth; the Km of "
+             "--subsystem and --enzyme are 'measured' (+-20%).")] = None,
     truth_index: Annotated[int, typer.Option(help="Row of the truth model in --truth (must be valid).")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="Training TOML (default: shipped E. coli config).")] = None,
-    subsystems: Annotated[Path, typer.Option(help="reaction,subsystem CSV (default: shipped E. coli mapping).")] = Path(
-        str(files("renaissance") / "data" / "ecoli_subsystems.csv")),
+    subsystems: Annotated[Optional[Path], typer.Option(
+        help="reaction,subsystem CSV (default: the shipped mapping for the shipped E. coli model; "
+             "for other models every reaction is 'Unassigned').")] = None,
     enzyme: Annotated[str, typer.Option(help="Local design: reactions of one enzyme, comma separated (empty: none).")] = "ACONTa,ACONTb",
     subsystem: Annotated[str, typer.Option(help="Subsystem of the subsystem-wide design.")] = "Citric Acid Cycle",
     k: Annotated[int, typer.Option(min=0, help="Measured Km of the subsystem integrated per combination (0: none).")] = 9,
@@ -696,14 +698,22 @@ def km_integration(
             settings = replace(settings, nes=replace(settings.nes, generations=generations))
         problem = load_problem(replace(settings.problem, fixed_km=None))
         km_names = problem.stability.km_names
-        subsystem_of = read_subsystems(subsystems, problem.stability.reactions)
+        reactions = problem.stability.reactions
+        if subsystems is not None:
+            subsystem_of = read_subsystems(subsystems, reactions)
+        elif Path(settings.problem.model).resolve() == ECOLI.resolve():
+            subsystem_of = read_subsystems(ECOLI.parent / "ecoli_subsystems.csv", reactions)
+        else:
+            subsystem_of = dict.fromkeys(reactions, "Unassigned")
         out.mkdir(parents=True, exist_ok=True)
         if truth is not None:
             pop = read_population(truth)
             if not (0 <= truth_index < len(pop)) or not pop.valid[truth_index]:
                 raise RenaissanceError(f"{truth}: row {truth_index} is not a valid model")
             from .analysis.km_integration import km_reaction
-            chosen = [n for n, u in zip(km_names, problem.used) if u and subsystem_of.get(km_reaction(n)) == subsystem]
+            enzymes = set(enzyme.split(","))
+            chosen = [n for n, u in zip(km_names, problem.used)
+                      if u and (subsystem_of.get(km_reaction(n)) == subsystem or km_reaction(n) in enzymes)]
             measured_path = out / "twin_measurements.csv"
             write_text_atomic(measured_path, twin_measurements(pop.km[truth_index], km_names, chosen,
                                                                f"twin truth: {truth} row {truth_index}"))
@@ -728,6 +738,131 @@ def km_integration(
                           f"variance ratio {shift['variance_ratio']:.3f}", highlight=False)
         console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
                       f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
+
+    _guard(run)
+
+
+@app.command("export-sbml")
+def export_sbml(
+    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    out: Annotated[Path, typer.Option(help="SBML file (one model) or folder (--all).")],
+    index: Annotated[int, typer.Option(min=0, help="Row of the population to export.")] = 0,
+    all_models: Annotated[bool, typer.Option("--all", help="Export every valid model as OUT/model_<i>.xml.")] = False,
+) -> None:
+    """Write parameterised models as SBML Level 3 (checked with libSBML's consistency checks)."""
+    from .generator.population import read_population
+    from .generator.training import load_problem
+    from .interop.sbml import model_to_sbml, write_sbml
+
+    def run():
+        pop = read_population(population)
+        settings = pop.settings
+        problem = load_problem(settings.problem)
+        rows = np.flatnonzero(pop.valid) if all_models else [index]
+        if not all_models and index >= len(pop):
+            raise RenaissanceError(f"{population}: --index {index}, but the population has {len(pop)} models")
+        if all_models:
+            out.mkdir(parents=True, exist_ok=True)
+        for i in rows:
+            path = out / f"model_{i}.xml" if all_models else out
+            text = model_to_sbml(problem.cm, problem.state, pop.km[i], pop.vmax[i], settings.problem.units,
+                                 model_id=f"{problem.cm.model.name or 'model'}_{i}")
+            write_sbml(path, text)
+        console.print(f"wrote {len(rows)} SBML model(s) to {out} (lambda_max "
+                      + ", ".join(f"{pop.lambda_max[i]:.4g}" for i in list(rows)[:5]) + (" ..." if len(rows) > 5 else "")
+                      + " 1/h)", highlight=False, soft_wrap=True)
+
+    _guard(run)
+
+
+@app.command("import-sbml")
+def import_sbml(
+    sbml: Annotated[Path, typer.Argument(help="SBML file written by renaissance export-sbml.")],
+    out: Annotated[Path, typer.Option(help="Folder for steady_state.csv and km.csv.")],
+    model: ModelOption = ECOLI,
+) -> None:
+    """Read an exported SBML model back: its steady state and Km, checked against the YAML model."""
+    from .interop.sbml import import_parameter_set
+    from .stability.km import write_km_table
+    from .steadystate import write_steady_state
+
+    def run():
+        from .model import compile_model, load_model
+
+        cm = compile_model(load_model(model))
+        imported = import_parameter_set(sbml, cm)
+        out.mkdir(parents=True, exist_ok=True)
+        write_steady_state(imported.state, out / "steady_state.csv")
+        write_km_table(out / "km.csv", imported.km[None], cm.km_names)
+        console.print(f"{sbml}: {len(imported.state.concentrations)} species, {len(imported.state.fluxes)} fluxes "
+                      f"(rates of the imported parameters), Vmax reproduced to {imported.vmax_error:.1e} (relative); "
+                      f"wrote {out / 'steady_state.csv'}, {out / 'km.csv'}", highlight=False, soft_wrap=True)
+
+    _guard(run)
+
+
+@app.command("export-skimpy")
+def export_skimpy(
+    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    out: Annotated[Path, typer.Option(help="SKiMpy population file (.h5/.hdf5).")],
+    valid_only: Annotated[bool, typer.Option(help="Only the valid models.")] = False,
+) -> None:
+    """Write a population in SKiMpy's layout (one dataset per parameter set; Km, Vmax, Keq)."""
+    from .generator.population import read_population
+    from .interop.skimpy import population_sets, write_skimpy_population
+
+    def run():
+        rows = np.flatnonzero(read_population(population).valid) if valid_only else None
+        sets = population_sets(population, rows)
+        write_skimpy_population(out, sets)
+        console.print(f"wrote {len(sets.values)} parameter sets x {len(sets.names)} parameters to {out}")
+
+    _guard(run)
+
+
+@app.command("import-skimpy")
+def import_skimpy(
+    population: Annotated[Path, typer.Argument(help="SKiMpy population file (ParameterValuePopulation.save).")],
+    out: Annotated[Path, typer.Option(help="Km table (CSV, mol/L) for renaissance stability --km.")],
+    model: ModelOption = ECOLI,
+    concentration_scale: Annotated[float, typer.Option(help="The file's concentration unit in 1/(mol/L).")] = 1e9,
+) -> None:
+    """Read a SKiMpy population's Km into a Km table (checked against the model's Km names)."""
+    from .interop.skimpy import read_skimpy_population
+    from .model import load_model
+    from .stability.km import write_km_table
+
+    def run():
+        sets = read_skimpy_population(population)
+        km_names = load_model(model).km_names
+        index = {n: i for i, n in enumerate(sets.names)}
+        missing = [n for n in km_names if n not in index]
+        if missing:
+            raise RenaissanceError(f"{population}: Km {missing[:5]} not in parameter_names ({len(missing)} in all)")
+        km = sets.values[:, [index[n] for n in km_names]] / concentration_scale
+        write_km_table(out, km, km_names)
+        console.print(f"wrote {len(km)} Km sets to {out}")
+
+    _guard(run)
+
+
+@app.command("data")
+def data_command(
+    out: Annotated[Path, typer.Option(help="Folder to copy the shipped example files into.")] = Path("renaissance-data"),
+    force: Annotated[bool, typer.Option(help="Overwrite files already in --out.")] = False,
+) -> None:
+    """Copy the shipped models, steady states, constraints and configurations into a folder."""
+    from ._files import write_atomic
+
+    def run():
+        shipped = sorted(p for p in ECOLI.parent.iterdir() if p.suffix in {".yaml", ".csv", ".toml", ".txt", ".md"})
+        clashes = [p.name for p in shipped if (out / p.name).exists()]
+        if clashes and not force:
+            raise RenaissanceError(f"{out}: {clashes[:3]} exist ({len(clashes)} in all); pass --force to overwrite")
+        out.mkdir(parents=True, exist_ok=True)
+        for path in shipped:
+            write_atomic(out / path.name, lambda tmp, source=path: Path(tmp).write_bytes(source.read_bytes()))
+        console.print(f"copied {len(shipped)} files to {out}: " + ", ".join(p.name for p in shipped), soft_wrap=True)
 
     _guard(run)
 

@@ -5,8 +5,9 @@ Per state (:func:`score_state`): validate it, search Km sets with small lambda_m
 iteration, whether the state *admits* valid models (best lambda_max <= threshold), the species
 that dominate the slowest mode of the best Km set (shares of the squared eigenvector, in the
 reduced coordinates of the Jacobian) and, for admitting states, the nonlinear robustness of up to
-``robustness_models`` of the valid sets (fraction whose growth flux is back within ``tolerance``
-``time_min`` minutes after a +-``perturbation`` conserving perturbation, see
+``robustness_models`` of the valid sets (fraction whose growth flux -- every balanced species in a
+model without a growth reaction -- is back within ``tolerance`` ``time_min`` minutes after a
++-``perturbation`` conserving perturbation, see
 :mod:`renaissance.dynamics.robustness`). A state that admits nothing gets a reason:
 
 * ``invalid_state`` -- the state fails validation (message in ``detail``);
@@ -27,6 +28,8 @@ columns but ``seconds``) does not depend on the number of workers or the order o
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import time
@@ -180,8 +183,9 @@ def _robustness(cm, state, index, valid_ln_km, problem, settings: LandscapeSetti
     rob_settings = RobustnessSettings(perturbation=settings.perturbation, times_min=(settings.time_min,),
                                       tolerance=settings.tolerance, seed=settings.seed)
     vmax = back_calculate_vmax(problem, ln_km)
+    group = "biomass" if rob_problem.growth is not None else "all"
     back = [returned(run_model(rob_problem, rob_settings, index * settings.robustness_models + j, np.exp(k), v),
-                     rob_problem, settings.tolerance)["biomass"][0, 0]
+                     rob_problem, settings.tolerance)[group][0, 0]
             for j, (k, v) in enumerate(zip(ln_km, vmax))]
     return float(np.mean(back)), len(back)
 
@@ -253,8 +257,6 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
 def read_landscape(out_dir: str | os.PathLike) -> Landscape:
     """The table of a finished (or interrupted) study."""
     path = Path(out_dir) / TABLE
-    import csv
-    import io
     rows = list(csv.reader(io.StringIO(read_text(path, RenaissanceError))))
     if not rows or tuple(rows[0]) != COLUMNS:
         raise RenaissanceError(f"{path}: not a landscape table (header differs)")
@@ -270,18 +272,22 @@ def _run_on_ray(cm, todo, settings, record, n_workers, ray_address) -> None:
     if started:
         if ray_address:
             ray.init(address=ray_address, log_to_driver=False)
-        else:
+        else:  # workers import this package from where the driver found it (also from a checkout)
+            package_root = str(Path(__file__).resolve().parents[2])
+            path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
             ray.init(num_cpus=n_workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=256 * 1024**2)
+                     object_store_memory=256 * 1024**2, runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:
         task = ray.remote(num_cpus=1)(score_state)
         cm_ref, settings_ref = ray.put(cm), ray.put(settings)
         in_flight_max = 4 * (n_workers or int(ray.available_resources().get("CPU", 1)))
-        pending, queue = [], list(todo)
-        while queue or pending:
-            while queue and len(pending) < in_flight_max:
-                i, state = queue.pop(0)
-                pending.append(task.remote(cm_ref, state, i, settings_ref))
+        pending, queue = [], iter(todo)
+        for i, state in queue:  # keep a bounded number of tasks in flight
+            pending.append(task.remote(cm_ref, state, i, settings_ref))
+            if len(pending) >= in_flight_max:
+                finished, pending = ray.wait(pending, num_returns=1)
+                record(ray.get(finished[0]))
+        while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             record(ray.get(finished[0]))
     finally:

@@ -17,6 +17,7 @@ Models are spread over a process pool; each model's perturbations come from
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -76,7 +77,7 @@ class RobustnessProblem:
     cm: CompiledModel
     ln_x: np.ndarray  # (n_sp,) model units
     ln_km_shift: float
-    growth: int  # index of the growth reaction
+    growth: int | None  # index of the growth reaction (None: the model has none; no biomass group)
     groups: dict[str, np.ndarray]  # group -> indices of balanced species (biomass: empty)
 
     @property
@@ -87,25 +88,25 @@ class RobustnessProblem:
 def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings(),
                        growth_reaction: str | None = None) -> RobustnessProblem:
     """``cm`` must carry the state's Keq (``model_for_state``). The growth reaction defaults to
-    the only reaction whose id contains 'biomass'."""
+    the only reaction whose id contains 'biomass' (none: no ``biomass`` group)."""
     reactions = cm.structure.reactions
     if growth_reaction is None:
         candidates = [r for r in reactions if "biomass" in r.lower()]
-        if len(candidates) != 1:
+        if len(candidates) > 1:
             raise RenaissanceError(f"growth reaction: {len(candidates)} reactions contain 'biomass' "
                                    f"({candidates[:5]}); name one")
-        growth_reaction = candidates[0]
-    if growth_reaction not in reactions:
+        growth_reaction = candidates[0] if candidates else None
+    if growth_reaction is not None and growth_reaction not in reactions:
         raise RenaissanceError(f"growth reaction '{growth_reaction}': not a reaction of the model")
     variables = cm.structure.variables
     index = {s: i for i, s in enumerate(variables)}
-    groups = {"biomass": np.zeros(0, dtype=np.int64)}
+    groups = {"biomass": np.zeros(0, dtype=np.int64)} if growth_reaction is not None else {}
     for name, species in (("NADH", "nadh_c"), ("ATP", "atp_c"), ("NADPH", "nadph_c")):
         if species in index:
             groups[name] = np.array([index[species]])
     groups["cytosolic"] = np.array([i for i, s in enumerate(variables) if cm.model.species.get(s) == "c"], dtype=np.int64)
     return RobustnessProblem(cm, state_arrays(cm, state, units).ln_x, units.log_concentration_scale,
-                             reactions.index(growth_reaction), groups)
+                             None if growth_reaction is None else reactions.index(growth_reaction), groups)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: i
     n_var = len(st.variables)
     ode = cell_ode(problem.cm, problem.ln_x, np.log(km) + problem.ln_km_shift, vmax)
     y_star = problem.ln_x[:n_var]
-    growth_star = ode.laws.rates(problem.ln_x)[problem.growth]
+    growth_star = ode.laws.rates(problem.ln_x)[problem.growth] if problem.growth is not None else math.nan
     x0 = perturbations(problem, settings, model)
     times = np.array(settings.times_min) / 60.0
     K, T = settings.n_perturbations, len(times)
@@ -150,19 +151,22 @@ def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: i
         status[k] = traj.status
         with np.errstate(all="ignore"):
             deviation[k] = np.expm1(traj.y - y_star)
-            growth[k] = [ode.laws.rates(ode.full_state(y))[problem.growth] / growth_star - 1 for y in traj.y]
+            if problem.growth is not None:
+                growth[k] = [ode.laws.rates(ode.full_state(y))[problem.growth] / growth_star - 1 for y in traj.y]
         if traj.status != "ok" and np.all(np.isfinite(traj.y_stop)):
             escaped[k] = st.variables[int(np.argmax(np.abs(traj.y_stop - y_star)))]
     return ModelResult(model, deviation, growth, status, escaped, time.perf_counter() - start)
 
 
 def returned(result: ModelResult, problem: RobustnessProblem, tolerance: float) -> dict[str, np.ndarray]:
-    """Per group, (K, T) bool: every member back within ``tolerance`` (runs not ``ok``: False)."""
+    """Per group, (K, T) bool: every member back within ``tolerance`` (runs not ``ok``: False);
+    group ``all``: every balanced species."""
     ok = (result.status == "ok")[:, None]
-    out = {"biomass": ok & (np.abs(result.growth) <= tolerance)}
+    out = {"biomass": ok & (np.abs(result.growth) <= tolerance)} if problem.growth is not None else {}
     for name, members in problem.groups.items():
         if name != "biomass":
             out[name] = ok & np.all(np.abs(result.deviation[:, :, members]) <= tolerance, axis=-1)
+    out["all"] = ok & np.all(np.abs(result.deviation) <= tolerance, axis=-1)
     return out
 
 

@@ -1,0 +1,1 @@
+"""Exchange with other tools: SBML (libSBML; checked with libRoadRunner) and SKiMpy populations."""
