@@ -49,8 +49,10 @@ def test_km_names_subsystems_and_designs(ecoli_cm, tmp_path):
     assert len(tca) == 35 and {km_reaction(n) for n in tca} == {
         "ACONTa", "ACONTb", "AKGDH", "CS", "FUM", "ICDHyr", "MDH", "SUCDi", "SUCOAS"}
     cases = design_cases(tca, subsystem_of, enzyme=("ACONTa", "ACONTb"), subsystem="Citric Acid Cycle", k=9,
-                         combinations=10, seed=0)
-    assert [c.name for c in cases[:3]] == ["baseline", "local", "subsystem_0"] and len(cases) == 12
+                         combinations=10, seed=0, controls=2)
+    assert [c.name for c in cases[:3]] == ["baseline", "local", "subsystem_0"] and len(cases) == 14
+    assert [(c.name, c.integrated, c.seed_offset) for c in cases[12:]] == [("control_0", (), 1), ("control_1", (), 2)]
+    cases = cases[:12]
     assert cases[1].integrated == ("km_substrate_ACONTa", "km_product_ACONTa", "km_substrate_ACONTb",
                                    "km_product_ACONTb")
     assert all(len(c.integrated) == 9 and set(c.integrated) <= set(tca) for c in cases[2:])
@@ -82,8 +84,11 @@ def test_unmeasured_shift():
     base = rng.normal(size=(4000, 5))
     same = unmeasured_shift(base, rng.normal(size=(4000, 5)))
     moved = unmeasured_shift(base, rng.normal(1.0, 0.5, size=(4000, 5)))
-    assert same.centroid_distance < 0.05 and same.variance_ratio == pytest.approx(1.0, abs=0.05)
-    assert moved.centroid_distance == pytest.approx(1.0, abs=0.05) and moved.variance_ratio == pytest.approx(0.25, abs=0.02)
+    assert same.centroid_distance < 0.05 and same.spread_ratio == pytest.approx(1.0, abs=0.05)
+    assert moved.centroid_distance == pytest.approx(1.0, abs=0.05) and moved.spread_ratio == pytest.approx(0.5, abs=0.02)
+    pinned = base.copy()
+    pinned[:, 0] *= 1e-6  # a Km the baseline pins to a point does not dominate the shift
+    assert unmeasured_shift(pinned, rng.normal(size=(4000, 5))).centroid_distance < 0.05
 
 
 def test_km_integration_command_keeps_measured_km_in_range_and_narrows_them(ecoli_cm, tmp_path):
@@ -120,8 +125,9 @@ def test_km_integration_command_keeps_measured_km_in_range_and_narrows_them(ecol
     shift = list(csv.DictReader((out / "shift.csv").open()))
     assert [r["case"] for r in shift] == ["local"] and float(shift[0]["centroid_distance"]) >= 0
     assert (out / "pca.png").exists()
-    subsystems = {r["subsystem"]: r for r in csv.DictReader((out / "subsystems.csv").open())}
-    assert subsystems["Citric Acid Cycle"]["km"] == "0"  # every measured Km was integrated in the only case
+    subsystems = {(r["design"], r["subsystem"]): r for r in csv.DictReader((out / "subsystems.csv").open())}
+    assert subsystems[("local", "Citric Acid Cycle")]["km"] == "0"  # every measured Km was fixed in the only case
+    assert "local: overlap score improved for 0 of 0 Km" in result.output
     # the same command continues (reuses the finished cases); other measurements are refused
     again = CliRunner().invoke(app, ["km-integration", "--out", str(out), "--measurements", str(measured),
                                      "--config", str(config), "--k", "0", "--n-models", "150"])
@@ -135,3 +141,31 @@ def test_km_integration_command_keeps_measured_km_in_range_and_narrows_them(ecol
 def test_km_integration_command_errors(tmp_path):
     result = CliRunner().invoke(app, ["km-integration", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and "exactly one of --measurements and --truth" in result.output
+
+
+def test_summary_counts_improvements_per_design():
+    from renaissance.analysis.km_integration import Case
+    from renaissance.analysis.km_study import CaseResult, StudyReport, _summary
+
+    cases = [Case("baseline", ()), Case("local", ("km_a_X",)), Case("subsystem_0", ("km_a_X", "km_b_Y")),
+             Case("subsystem_1", ("km_c_Y",)), Case("control_0", (), 1)]
+    results = [CaseResult(c, np.zeros((2, 3)), 0) for c in cases]
+    overlap = [{"km_a_X": 0.1, "km_b_Y": 0.2, "km_c_Z": 0.3},  # baseline
+               {"km_a_X": 0.9, "km_b_Y": 0.3, "km_c_Z": 0.2},  # local: b better, c worse
+               {"km_a_X": 0.9, "km_b_Y": 0.9, "km_c_Z": 0.5},
+               {"km_a_X": 0.0, "km_b_Y": 0.1, "km_c_Z": 0.2},
+               {"km_a_X": 0.2, "km_b_Y": 0.1, "km_c_Z": 0.3}]  # control: a better by chance
+    subsystem_of = {"X": "S", "Y": "S", "Z": "T"}
+    rows = _summary(results, overlap, dict.fromkeys(overlap[0]), subsystem_of, "S")
+    by = {(r["design"], r["km"]): r for r in rows}
+    assert by[("local", "km_a_X")]["cases_scored"] == 0 and not by[("local", "km_a_X")]["improved"]
+    assert by[("local", "km_b_Y")]["improved"] and not by[("local", "km_c_Z")]["improved"]
+    # subsystem design: a scored only in subsystem_1 (0.0 < 0.1), b only there too (0.1 < 0.2), c in both (0.35 > 0.3)
+    assert by[("subsystem", "km_a_X")]["integrated_mean"] == 0.0 and not by[("subsystem", "km_a_X")]["improved"]
+    assert by[("subsystem", "km_c_Z")]["integrated_mean"] == pytest.approx(0.35) and by[("subsystem", "km_c_Z")]["improved"]
+    report = StudyReport(results, rows, [])
+    assert report.designs == ["local", "subsystem", "control"]
+    assert report.improved("control", True) == (1, 2) and report.improved("control", False) == (0, 1)
+    assert report.improved("local", True) == (1, 1) and report.improved("local", False) == (0, 1)
+    assert report.improved("subsystem", True) == (0, 2) and report.improved("subsystem", False) == (1, 1)
+    assert report.overlapping("subsystem", True) == (1.0, 0.5)  # a: 0.0 in its only scored case, b: 0.1

@@ -136,6 +136,16 @@ def test_separating_ranges_find_a_planted_threshold():
     assert top["r1"].direction == "below" and top["r1"].kind == "dg_rt"
     assert abs(ranking[-1].auc - 0.5) < 0.1  # noise features rank last
     assert "m1 below 2" in top["m1"].describe()
+    # turnover rates: the slowest pool decides (positives: every pool turned over faster than 3 1/h)
+    turnover = rng.uniform(1.0, 10.0, size=(400, 2))
+    fast_pools = turnover.min(axis=1) > 3.0
+    with_turnover = dataclasses.replace(_matrix(ln_x, dg), balanced=("a", "b"), turnover=turnover)
+    ranking = separating_ranges(with_turnover, fast_pools)
+    assert (ranking[0].kind, ranking[0].feature, ranking[0].direction) == ("turnover", "slowest pool", "above")
+    assert ranking[0].auc == 0.0 and 2.9 < ranking[0].threshold < 3.1
+    assert ranking[0].describe().startswith("turnover of slowest pool above 2.99 1/h")
+    with pytest.raises(ValueError, match="cannot be imposed"):
+        constrain(TFASettings(), [ranking[0]])
 
 
 def test_auc_and_threshold_on_hand_values():
@@ -157,7 +167,7 @@ def test_polar_map_and_neighbourhoods():
     np.testing.assert_array_equal(embedding, tsne_embedding(features, seed=0))  # seeded
     theta, r = polar_transform(embedding)
     assert np.all((theta >= -np.pi) & (theta <= np.pi))
-    np.testing.assert_allclose(np.sort(r), np.arange(1, 81) / 80)
+    np.testing.assert_allclose(np.sort(r), np.sqrt(np.arange(1, 81) / 80))
     observed, expected = neighbour_agreement(embedding, labels)
     assert observed > 0.95 and expected == pytest.approx(0.5)
 
@@ -198,7 +208,8 @@ def test_landscape_and_check_commands(tmp_path):
     assert "inside" in result.output and "outside" in result.output
     for case in ("check_inside", "check_outside"):
         assert len(list(csv.DictReader((out / case / "landscape.csv").open()))) == 4
-    top = next(r for r in csv.DictReader((out / "ranges.csv").open()) if r["question"] == "fast")
+    top = next(r for r in csv.DictReader((out / "ranges.csv").open())
+               if r["question"] == "fast" and r["kind"] in ("concentration", "dg_rt"))
     column = ("concentration:" if top["kind"] == "concentration" else "dg_rt:") + top["feature"]
     threshold, below = float(top["threshold"]), top["direction"] == "below"
     for case, inside in (("check_inside", True), ("check_outside", False)):

@@ -590,8 +590,8 @@ def _print_landscape(table, threshold: float, workers: Optional[int], path: Path
                       f"{int(np.isfinite(robust).sum())} admitting states", highlight=False)
     n_workers = (workers if workers is not None else os.cpu_count()) or 1
     per_state = float(np.nanmean(seconds))
-    console.print(f"{per_state:.2f} s per state on one worker; wall {table.seconds:.0f} s for {len(admits)} states "
-                  f"(this run); projection for 5,000 states: {5000 * per_state / n_workers / 60:.0f} min on "
+    console.print(f"{per_state:.2f} s per state on one worker; this run scored {table.scored} states in "
+                  f"{table.seconds:.0f} s; projection for 5,000 states: {5000 * per_state / n_workers / 60:.0f} min on "
                   f"{n_workers} worker(s), {5000 * per_state / 64 / 60:.1f} min on 64. Table: {path}",
                   highlight=False, soft_wrap=True)
 
@@ -609,7 +609,7 @@ def landscape_check(
     """The paper's closing check: sample new states inside (and outside) the separating ranges and score them."""
     from .analysis.landscape import CONFIG, TABLE, landscape_study, load_landscape_settings, read_landscape
     from .analysis.maps import state_matrix
-    from .analysis.ranges import separating_ranges
+    from .analysis.ranges import SAMPLER_KINDS, separating_ranges
     from .analysis.report import constrain
     from .generator.settings import ConfigError, tomllib
     from .model import compile_model, load_model
@@ -629,7 +629,8 @@ def landscape_check(
         table = read_landscape(landscape_dir)
         scored = read_samples(inputs["states"])
         matrix = state_matrix(cm, [scored[int(r["state"])] for r in table.rows], settings.units)
-        chosen = separating_ranges(matrix, table.column("admits").astype(bool))[:top]
+        ranking = separating_ranges(matrix, table.column("admits").astype(bool))
+        chosen = [s for s in ranking if s.kind in SAMPLER_KINDS][:top]
         if not chosen:
             raise RenaissanceError(f"{landscape_dir}: every state is in one class; nothing separates them")
         base = load_constraints(constraints, cm)
@@ -677,6 +678,8 @@ def km_integration(
     k: Annotated[int, typer.Option(min=0, help="Measured Km of the subsystem integrated per combination (0: none).")] = 9,
     combinations: Annotated[int, typer.Option(min=1, help="Random combinations of k Km.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the combinations and of the populations.")] = 0,
+    controls: Annotated[int, typer.Option(
+        min=0, help="Control cases: the baseline retrained with seeds +1, +2, ... (the null for the designs).")] = 0,
     n_models: Annotated[int, typer.Option(min=10, help="Valid models per case.")] = 1000,
     generations: Annotated[Optional[int], typer.Option(help="NES generations per case (overrides the config).")] = None,
 ) -> None:
@@ -723,19 +726,24 @@ def km_integration(
             reference = experimental_ranges(measurements, km_names)
         cases = design_cases(list(experimental_ranges(measured_path, km_names)), subsystem_of,
                              enzyme=tuple(e for e in enzyme.split(",") if e), subsystem=subsystem if k else None, k=k,
-                             combinations=combinations, seed=seed)
+                             combinations=combinations, seed=seed, controls=controls)
         start = time.perf_counter()
         report = km_integration_study(
             settings, measured_path, cases, reference, subsystem_of, subsystem, out, n_models=n_models, seed=seed,
             on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
                                             f"integrated, {r.outside_range} values outside their ranges", highlight=False))
-        inside, outside = report.improved(True), report.improved(False)
-        console.print(f"overlap score improved for {inside[0]} of {inside[1]} Km in '{subsystem}' and {outside[0]} of "
-                      f"{outside[1]} Km outside it (mean over the cases that did not integrate the Km vs baseline)",
-                      highlight=False)
+        for design in report.designs:
+            inside, outside = report.improved(design, True), report.improved(design, False)
+            console.print(f"{design}: overlap score improved for {inside[0]} of {inside[1]} Km in '{subsystem}' and "
+                          f"{outside[0]} of {outside[1]} Km outside it (mean over the design's cases that did not fix "
+                          f"the Km, vs baseline)", highlight=False)
+            cover_in, cover_out = report.overlapping(design, True), report.overlapping(design, False)
+            console.print(f"{design}: predicted 5-95% ranges overlap the reference for {100 * cover_in[0]:.0f}% -> "
+                          f"{100 * cover_in[1]:.0f}% of the Km inside and {100 * cover_out[0]:.0f}% -> "
+                          f"{100 * cover_out[1]:.0f}% outside (baseline -> integrated)", highlight=False)
         for shift in report.shifts:
-            console.print(f"{shift['case']}: unmeasured Km centroid moved {shift['centroid_distance']:.3f} baseline sd, "
-                          f"variance ratio {shift['variance_ratio']:.3f}", highlight=False)
+            console.print(f"{shift['case']}: unmeasured Km centroid moved {shift['centroid_distance']:.3f} (RMS, ln units), "
+                          f"median sd ratio {shift['spread_ratio']:.3f}", highlight=False)
         console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
                       f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
 

@@ -6,15 +6,17 @@ generates a population of valid models. Designs (the paper's):
 
 * ``baseline`` -- nothing integrated;
 * ``local`` -- every measured Km of one enzyme (its reactions, e.g. ACONTa and ACONTb);
-* ``subsystem`` -- ``k`` of the measured Km of one subsystem, drawn at random, ``R`` combinations.
+* ``subsystem`` -- ``k`` of the measured Km of one subsystem, drawn at random, ``R`` combinations;
+* ``control`` -- the baseline retrained with other seeds: how much populations differ without any
+  integration (the null against which a design's changes are read).
 
 Overlap score of one Km: the Jaccard index of two intervals in ln Km,
 |P ∩ E| / |P ∪ E|, with P the population's 5-95% interval and E the experimental range
 (0: disjoint, 1: identical). It rewards a prediction that contains the experimental range and
-is as narrow as it. Shift of the unmeasured Km: each case's population and the baseline's, in
-the baseline's standardised ln Km (z-scores), projected on the baseline's principal axes;
-reported as the distance between the centroids (in baseline standard deviations, RMS over the
-Km) and the ratio of total variances (case / baseline).
+is as narrow as it. Shift of the unmeasured Km: each case's population against the baseline's
+in ln Km: the RMS over the Km of the difference of the means (ln units), the median over the Km
+of the ratio of standard deviations (case / baseline), and both projected on the baseline's
+principal axes (figure).
 
 Twin experiment (:func:`twin_measurements`): the Km of one valid model stand in for the truth;
 the chosen Km are written as measurements (one value each, so +-20% ranges) and the overlap of
@@ -62,16 +64,21 @@ def read_subsystems(path: str | os.PathLike, reactions) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Case:
-    """One integration case: its name and the measured Km it fixes."""
+    """One case: its name, the measured Km it fixes, and the offset added to the training seed
+    (controls: the baseline retrained with another seed)."""
 
     name: str
     integrated: tuple[str, ...]
+    seed_offset: int = 0
 
 
 def design_cases(measured: list[str], subsystem_of: dict[str, str], *, enzyme: tuple[str, ...] = (),
-                 subsystem: str | None = None, k: int = 0, combinations: int = 10, seed: int = 0) -> list[Case]:
-    """``baseline``, then ``local`` (measured Km of the reactions ``enzyme``) and ``subsystem``
-    cases (``k`` measured Km of ``subsystem`` at random, ``combinations`` of them, seeded)."""
+                 subsystem: str | None = None, k: int = 0, combinations: int = 10, seed: int = 0,
+                 controls: int = 0) -> list[Case]:
+    """``baseline``, then ``local`` (measured Km of the reactions ``enzyme``), ``subsystem``
+    cases (``k`` measured Km of ``subsystem`` at random, ``combinations`` of them, seeded) and
+    ``controls`` retrained baselines (nothing fixed, training seeds + 1, + 2, ...): the change a
+    design's cases must beat, since generators trained with other seeds differ on their own."""
     cases = [Case("baseline", ())]
     if enzyme:
         local = tuple(n for n in measured if km_reaction(n) in enzyme)
@@ -86,6 +93,7 @@ def design_cases(measured: list[str], subsystem_of: dict[str, str], *, enzyme: t
         for j in range(combinations):
             chosen = sorted(rng.choice(len(pool), size=k, replace=False))
             cases.append(Case(f"subsystem_{j}", tuple(pool[i] for i in chosen)))
+    cases += [Case(f"control_{j}", (), seed_offset=j + 1) for j in range(controls)]
     return cases
 
 
@@ -145,27 +153,28 @@ def overlap_scores(ln_km: np.ndarray, km_names, reference: dict[str, tuple[float
 
 @dataclass(frozen=True)
 class Shift:
-    """Centroid distance (baseline sd, RMS over the Km) and variance ratio (case / baseline)."""
+    """RMS over the Km of the centroid difference (ln units) and the median over the Km of the
+    ratio of standard deviations (case / baseline)."""
 
     centroid_distance: float
-    variance_ratio: float
+    spread_ratio: float
 
 
 def unmeasured_shift(baseline: np.ndarray, case: np.ndarray) -> Shift:
-    """Shift of a case's (N, m) ln Km population from the baseline's (M, m), in baseline z-scores."""
-    mean, sd = baseline.mean(axis=0), baseline.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    zb, zc = (baseline - mean) / sd, (case - mean) / sd
-    distance = float(np.sqrt(np.mean(zc.mean(axis=0) ** 2)))
-    return Shift(distance, float(zc.var(axis=0).sum() / zb.var(axis=0).sum()))
+    """Shift of a case's (N, m) ln Km population from the baseline's (M, m). ln units are common
+    to every Km, so no rescaling (z-scores would let Km the baseline pins to a point dominate)."""
+    distance = float(np.sqrt(np.mean((case.mean(axis=0) - baseline.mean(axis=0)) ** 2)))
+    sd = baseline.std(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = float(np.nanmedian(np.where(sd > 0, case.std(axis=0) / sd, np.nan)))
+    return Shift(distance, ratio)
 
 
 def pca_projection(baseline: np.ndarray, others: list[np.ndarray], n_components: int = 2) -> list[np.ndarray]:
-    """Baseline and ``others`` projected on the baseline's first principal axes (z-scored ln Km)."""
-    mean, sd = baseline.mean(axis=0), baseline.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    _, _, Vt = np.linalg.svd((baseline - mean) / sd, full_matrices=False)
-    return [((x - mean) / sd) @ Vt[:n_components].T for x in [baseline, *others]]
+    """Baseline and ``others`` (ln Km) projected on the baseline's first principal axes (centred, not scaled)."""
+    mean = baseline.mean(axis=0)
+    _, _, Vt = np.linalg.svd(baseline - mean, full_matrices=False)
+    return [(x - mean) @ Vt[:n_components].T for x in [baseline, *others]]
 
 
 def plot_pca(projections: list[np.ndarray], labels: list[str], stem) -> list:
@@ -176,7 +185,7 @@ def plot_pca(projections: list[np.ndarray], labels: list[str], stem) -> list:
     fig, ax = plt.subplots(figsize=(6, 5))
     for points, label in zip(projections, labels):
         ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, label=label)
-    ax.set_xlabel("PC1 of the baseline (z-scored ln Km)")
+    ax.set_xlabel("PC1 of the baseline (ln Km, centred)")
     ax.set_ylabel("PC2")
     ax.set_title("Km without measurements: baseline vs integration")
     ax.legend(fontsize=7, markerscale=4)

@@ -7,8 +7,8 @@ Layout of ``OUT``::
                               reused; a run with other settings or measurements is an error)
     OUT/<case>/population.h5      valid models of the case's generator
     OUT/overlap.csv               case, Km, reaction, subsystem, integrated, overlap score
-    OUT/summary.csv               per Km: baseline vs integrated overlap, improved
-OUT/subsystems.csv            per subsystem: mean overlap, baseline vs integrated, Km improved
+    OUT/summary.csv               per design and Km: baseline vs integrated overlap, improved
+OUT/subsystems.csv            per design and subsystem: mean overlaps, Km improved
     OUT/shift.csv                 per case: shift of the unmeasured Km from the baseline
     OUT/pca.png|svg               PC1/PC2 of the unmeasured Km, baseline vs cases
 """
@@ -46,10 +46,25 @@ class StudyReport:
     summary: list[dict]
     shifts: list[dict]
 
-    def improved(self, inside: bool) -> tuple[int, int]:
-        """(improved, scored) Km of the integration cases, inside or outside the subsystem."""
-        rows = [r for r in self.summary if r["in_subsystem"] == inside and r["cases_scored"] > 0]
+    def improved(self, design: str, inside: bool) -> tuple[int, int]:
+        """(improved, scored) Km of a design ('local', 'subsystem'), inside or outside the subsystem."""
+        rows = [r for r in self.summary
+                if r["design"] == design and r["in_subsystem"] == inside and r["cases_scored"] > 0]
         return sum(r["improved"] for r in rows), len(rows)
+
+    def overlapping(self, design: str, inside: bool) -> tuple[float, float]:
+        """Fraction of the scored Km whose predicted and reference ranges overlap at all:
+        (baseline, mean over the design's cases)."""
+        rows = [r for r in self.summary
+                if r["design"] == design and r["in_subsystem"] == inside and r["cases_scored"] > 0]
+        if not rows:
+            return float("nan"), float("nan")
+        return (float(np.mean([r["baseline_overlaps"] for r in rows])),
+                float(np.mean([r["integrated_overlaps"] for r in rows])))
+
+    @property
+    def designs(self) -> list[str]:
+        return list(dict.fromkeys(r["design"] for r in self.summary))
 
 
 def run_case(settings: TrainSettings, case: Case, measurements, case_dir: Path, n_models: int, seed: int,
@@ -66,6 +81,7 @@ def run_case(settings: TrainSettings, case: Case, measurements, case_dir: Path, 
         settings = replace(settings, problem=replace(settings.problem, fixed_km=str(path.resolve())))
     else:
         settings = replace(settings, problem=replace(settings.problem, fixed_km=None))
+    settings = replace(settings, seed=settings.seed + case.seed_offset)
     if (run_dir / CONFIG).exists() and settings_to_dict(load_run_settings(run_dir)) != settings_to_dict(settings):
         raise RenaissanceError(f"{run_dir}: holds a run with other training settings; use another output directory")
     if not (run_dir / FINAL).exists():
@@ -114,31 +130,44 @@ def km_integration_study(settings: TrainSettings, measurements: str | os.PathLik
     shifts = [{"case": r.case.name, **vars(unmeasured_shift(base, r.ln_km[:, unmeasured]))} for r in results[1:]]
     if shifts:
         write_overlap_table(out / "shift.csv", shifts)
-    plot_pca(pca_projection(base, [r.ln_km[:, unmeasured] for r in results[1:]]),
-             [r.case.name for r in results], out / "pca")
+    projections = pca_projection(base, [r.ln_km[:, unmeasured] for r in results[1:]])
+    designs = list(dict.fromkeys(design_of(r.case) for r in results))  # one colour per design
+    plot_pca([np.vstack([p for p, r in zip(projections, results) if design_of(r.case) == d]) for d in designs],
+             designs, out / "pca")
     return StudyReport(results, summary, shifts)
 
 
+def design_of(case: Case) -> str:
+    """'local', 'subsystem' (every ``subsystem_<j>``), 'control' (every ``control_<j>``) or the case's name."""
+    return case.name.split("_")[0] if case.name.startswith(("subsystem_", "control_")) else case.name
+
+
 def _summary(results: list[CaseResult], overlap: list[dict], reference, subsystem_of, subsystem: str) -> list[dict]:
-    """Per reference Km: baseline overlap, mean overlap over the cases that did not integrate it."""
+    """Per design and reference Km: baseline overlap and the mean overlap over the design's cases
+    that did not integrate the Km; whether the ranges overlap at all (baseline) and the fraction of
+    those cases in which they do."""
     rows = []
-    for n in reference:
-        scored = [o[n] for r, o in zip(results[1:], overlap[1:]) if n not in r.case.integrated]
-        mean = float(np.mean(scored)) if scored else float("nan")
-        rows.append({"km": n, "subsystem": subsystem_of.get(km_reaction(n), ""),
-                     "in_subsystem": subsystem_of.get(km_reaction(n)) == subsystem, "baseline": overlap[0][n],
-                     "integrated_mean": mean, "cases_scored": len(scored),
-                     "improved": bool(scored) and mean > overlap[0][n]})
+    for design in dict.fromkeys(design_of(r.case) for r in results[1:]):
+        members = [(r, o) for r, o in zip(results[1:], overlap[1:]) if design_of(r.case) == design]
+        for n in reference:
+            scored = [o[n] for r, o in members if n not in r.case.integrated]
+            mean = float(np.mean(scored)) if scored else float("nan")
+            rows.append({"design": design, "km": n, "subsystem": subsystem_of.get(km_reaction(n), ""),
+                         "in_subsystem": subsystem_of.get(km_reaction(n)) == subsystem, "baseline": overlap[0][n],
+                         "integrated_mean": mean, "cases_scored": len(scored),
+                         "improved": bool(scored) and mean > overlap[0][n],
+                         "baseline_overlaps": overlap[0][n] > 0,
+                         "integrated_overlaps": float(np.mean([o > 0 for o in scored])) if scored else float("nan")})
     return rows
 
 
 def _per_subsystem(summary: list[dict]) -> list[dict]:
-    """Per subsystem: Km scored in some integration case, their mean overlaps (NaN: none scored)
-    and how many improved."""
+    """Per design and subsystem: Km scored in some case of the design, their mean overlaps (NaN:
+    none scored) and how many improved."""
     rows = []
-    for name in sorted({r["subsystem"] for r in summary}):
-        members = [r for r in summary if r["subsystem"] == name and r["cases_scored"] > 0]
-        rows.append({"subsystem": name, "km": len(members),
+    for design, name in sorted({(r["design"], r["subsystem"]) for r in summary}):
+        members = [r for r in summary if (r["design"], r["subsystem"]) == (design, name) and r["cases_scored"] > 0]
+        rows.append({"design": design, "subsystem": name, "km": len(members),
                      "baseline_mean": float(np.mean([r["baseline"] for r in members])) if members else float("nan"),
                      "integrated_mean": float(np.mean([r["integrated_mean"] for r in members])) if members else float("nan"),
                      "improved": sum(r["improved"] for r in members)})

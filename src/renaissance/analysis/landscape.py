@@ -194,10 +194,12 @@ def _robustness(cm, state, index, valid_ln_km, problem, settings: LandscapeSetti
 
 @dataclass(frozen=True)
 class Landscape:
-    """The finished table: one dict per state, in state order."""
+    """The finished table: one dict per state, in state order; ``scored`` states were run by
+    this call (the others were kept from an earlier one) in ``seconds``."""
 
     rows: list[dict]
     seconds: float
+    scored: int = 0
 
     def column(self, name: str) -> np.ndarray:
         return np.array([_typed(name, r[name]) for r in self.rows])
@@ -251,7 +253,7 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
             _run_on_ray(cm, todo, settings, record, n_workers, ray_address)
     rows = [done[i] for i in sorted(done)]
     write_text_atomic(path, csv_text([COLUMNS] + [[r[c] for c in COLUMNS] for r in rows]))
-    return Landscape(rows, time.perf_counter() - start)
+    return Landscape(rows, time.perf_counter() - start, len(todo))
 
 
 def read_landscape(out_dir: str | os.PathLike) -> Landscape:

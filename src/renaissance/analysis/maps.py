@@ -4,8 +4,8 @@ Features of a state: ln concentration (mol/L) of every species that varies betwe
 every non-zero net flux (mmol/gDW/h), each column standardised; PCA keeps the components that
 explain ``variance`` of the total, and t-SNE (openTSNE, seeded) embeds them in 2-D. Polar transform
 (our reading of the paper's figures): each point's angle around the embedding's centroid is kept
-and its radius replaced by the rank of its distance to the centroid divided by the number of
-states, so the map fills the unit disc evenly and the angular sectors stay t-SNE's clusters.
+and its radius replaced by sqrt(rank of its distance to the centroid / number of states), so the
+points fill the unit disc with even density and t-SNE's clusters stay angular sectors.
 """
 
 from __future__ import annotations
@@ -23,25 +23,31 @@ from ..steadystate.table import displacement, model_for_state, state_arrays
 @dataclass(frozen=True)
 class StateMatrix:
     """Sampled states as arrays: ``ln_x`` (N, n_sp) ln(x / (mol/L)), ``v`` (N, n_rxn) mmol/gDW/h,
-    ``dg_rt`` (N, n_rxn) dG/RT (NaN for irreversible reactions)."""
+    ``dg_rt`` (N, n_rxn) dG/RT (NaN for irreversible reactions), ``turnover`` (N, n_var) 1/h:
+    the rate at which each balanced species' pool is turned over, w_i sum_k |S_ik v_k| / (2 x_i)."""
 
     species: tuple[str, ...]
     reactions: tuple[str, ...]
     ln_x: np.ndarray
     v: np.ndarray
     dg_rt: np.ndarray
+    balanced: tuple[str, ...] = ()
+    turnover: np.ndarray | None = None
 
 
 def state_matrix(cm: CompiledModel, states: list[SteadyState], units: UnitSettings = UnitSettings()) -> StateMatrix:
     """Arrays of ``states`` aligned with ``cm`` (model units converted back to mol/L and mmol/gDW/h)."""
-    ln_x, v, dg = [], [], []
+    st = cm.structure
+    ln_x, v, dg, turnover = [], [], [], []
     for state in states:
         arrays = state_arrays(cm, state, units)
         ln_x.append(arrays.ln_x - units.log_concentration_scale)
         v.append(arrays.v / units.flux_factor)
         with np.errstate(invalid="ignore"):
             dg.append(np.where(cm.reversible, displacement(model_for_state(cm, state), arrays.ln_x), np.nan))
-    return StateMatrix(tuple(cm.species), tuple(cm.structure.reactions), np.array(ln_x), np.array(v), np.array(dg))
+        turnover.append(st.weights * (np.abs(st.S) @ np.abs(arrays.v)) / (2 * np.exp(arrays.ln_x[: len(st.variables)])))
+    return StateMatrix(tuple(cm.species), tuple(st.reactions), np.array(ln_x), np.array(v), np.array(dg),
+                       tuple(st.variables), np.array(turnover))
 
 
 def pca_features(matrix: StateMatrix, variance: float = 0.9) -> np.ndarray:
@@ -69,8 +75,8 @@ def polar_transform(embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centred = embedding - embedding.mean(axis=0)
     theta = np.arctan2(centred[:, 1], centred[:, 0])
     distance = np.hypot(centred[:, 0], centred[:, 1])
-    r = (np.argsort(np.argsort(distance, kind="stable"), kind="stable") + 1) / len(distance)
-    return theta, r
+    rank = np.argsort(np.argsort(distance, kind="stable"), kind="stable") + 1
+    return theta, np.sqrt(rank / len(distance))  # equal area per point
 
 
 def neighbour_agreement(embedding: np.ndarray, labels: np.ndarray, k: int = 10) -> tuple[float, float]:

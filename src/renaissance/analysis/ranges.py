@@ -1,7 +1,7 @@
 """Which metabolite ranges (and reaction displacements) separate two classes of states.
 
-For every feature (ln concentration of a species, or dG/RT of a reversible reaction) and two
-classes of states (e.g. admits fast dynamics or not), :func:`separating_ranges` reports each
+For every feature (ln concentration of a species, dG/RT of a reversible reaction, ln turnover
+rate of a balanced species' pool, and the slowest of those turnover rates) and two classes of states (e.g. admits fast dynamics or not), :func:`separating_ranges` reports each
 class's 5/50/95% quantiles, the area under the ROC curve of the feature as a classifier (AUC:
 the probability that a random state of the positive class has a smaller value than one of the
 negative class; 0.5 = no separation, 1 = positives always below, 0 = always above) and the best
@@ -20,12 +20,16 @@ from scipy.stats import rankdata
 from .maps import StateMatrix
 
 QUANTILES = (0.05, 0.5, 0.95)
+SLOWEST = "slowest pool"  # the feature: min over balanced species of the turnover rate
+#: kinds a sampler can constrain (turnover depends on fluxes and concentrations together)
+SAMPLER_KINDS = ("concentration", "dg_rt")
 
 
 @dataclass(frozen=True)
 class Separation:
-    """One feature: ``kind`` 'concentration' (values in mol/L) or 'dg_rt'; ``direction`` 'below'
-    or 'above': positives lie ``direction`` ``threshold``; quantiles per class in the same units."""
+    """One feature: ``kind`` 'concentration' (values in mol/L), 'dg_rt' or 'turnover' (1/h);
+    ``direction`` 'below' or 'above': positives lie ``direction`` ``threshold``; quantiles per
+    class in the same units."""
 
     feature: str
     kind: str
@@ -42,10 +46,12 @@ class Separation:
 
     def describe(self, positive: str = "fast") -> str:
         if self.kind == "concentration":
-            value = f"{self.threshold * 1e3:.3g} mM"
+            what, value = self.feature, f"{self.threshold * 1e3:.3g} mM"
+        elif self.kind == "turnover":
+            what, value = f"turnover of {self.feature}", f"{self.threshold:.3g} 1/h"
         else:
-            value = f"{self.threshold:.3g} (dG/RT)"
-        return (f"{self.feature} {self.direction} {value}: AUC {self.auc:.2f}, balanced accuracy "
+            what, value = self.feature, f"{self.threshold:.3g} (dG/RT)"
+        return (f"{what} {self.direction} {value}: AUC {self.auc:.2f}, balanced accuracy "
                 f"{self.balanced_accuracy:.2f} for {positive} states")
 
 
@@ -90,12 +96,16 @@ def separating_ranges(matrix: StateMatrix, positive: np.ndarray, mask: np.ndarra
     features = [("concentration", name, matrix.ln_x[mask, i]) for i, name in enumerate(matrix.species)]
     features += [("dg_rt", name, matrix.dg_rt[mask, k]) for k, name in enumerate(matrix.reactions)
                  if np.all(np.isfinite(matrix.dg_rt[mask, k]))]
+    if matrix.turnover is not None:
+        ln_turnover = np.log(matrix.turnover[mask])
+        features += [("turnover", name, ln_turnover[:, i]) for i, name in enumerate(matrix.balanced)]
+        features.append(("turnover", SLOWEST, ln_turnover.min(axis=1)))
     out = []
     for kind, name, values in features:
         if np.ptp(values) <= 1e-12 * max(1.0, np.abs(values).max()):
             continue
         threshold, direction, accuracy = best_threshold(values, positive)
-        to_units = np.exp if kind == "concentration" else (lambda a: a)
+        to_units = (lambda a: a) if kind == "dg_rt" else np.exp
         q = [tuple(float(x) for x in to_units(np.quantile(values[c], QUANTILES))) for c in (positive, ~positive)]
         out.append(Separation(name, kind, auc_below(values, positive), float(to_units(threshold)), direction,
                               accuracy, q[0], q[1]))

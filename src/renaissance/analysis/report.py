@@ -1,7 +1,7 @@
 """Landscape report: maps, separating ranges, and the constrained-resampling check.
 
-:func:`landscape_report` turns a scored landscape into ``ranges.csv`` (every concentration and
-dG/RT ranked for two questions: *fast* = admits lambda_max <= threshold, among all states;
+:func:`landscape_report` turns a scored landscape into ``ranges.csv`` (every concentration, dG/RT and
+pool turnover rate ranked for two questions: *fast* = admits lambda_max <= threshold, among all states;
 *robust* = at least half of the tested valid models returned, among admitting states),
 ``ranges_fast`` / ``ranges_robust`` figures, ``embedding.csv`` and the polar ``map`` figure.
 :func:`constrain` builds sampler settings from the strongest separating ranges (or their
@@ -22,7 +22,7 @@ from .._files import write_text_atomic
 from ..steadystate.tfa import TFASettings
 from .landscape import Landscape
 from .maps import StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, tsne_embedding
-from .ranges import Separation, plot_ranges, ranges_csv, separating_ranges
+from .ranges import SAMPLER_KINDS, Separation, plot_ranges, ranges_csv, separating_ranges
 
 ROBUST_FRACTION = 0.5
 
@@ -69,6 +69,8 @@ def constrain(settings: TFASettings, separations: list[Separation], supporting: 
     positive class lies (``supporting``) or the other side; intersected with the existing bounds."""
     species_bounds, dg_bounds = dict(settings.species_bounds), dict(settings.dg_bounds)
     for s in separations:
+        if s.kind not in SAMPLER_KINDS:
+            raise ValueError(f"{s.feature}: a {s.kind} range cannot be imposed on the sampler")
         below = (s.direction == "below") == supporting
         if s.kind == "concentration":
             lo, hi = species_bounds.get(s.feature, settings.concentration_bounds)
