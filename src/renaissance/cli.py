@@ -637,7 +637,7 @@ def landscape_check(
         rows = [("scored landscape", table.admitting_fraction, len(table.rows))]
         for supporting in (True, False):
             name = "inside" if supporting else "outside"
-            label = ("inside " if supporting else "outside ") + " & ".join(s.describe() for s in chosen)
+            label = f"{name} " + " & ".join(s.describe() for s in chosen)
             sample = sample_steady_states(cm, constrain(base, chosen, supporting), n, seed=seed)
             case_dir = landscape_dir / f"check_{name}"
             case_dir.mkdir(parents=True, exist_ok=True)

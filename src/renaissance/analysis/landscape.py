@@ -240,9 +240,10 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
     todo = [(i, s) for i, s in zip(indices, states) if i not in done]
     with open(path, "a", encoding="utf-8", newline="") as stream:
         def record(row: dict) -> None:
-            stream.write(csv_text([[_text(row[c]) for c in COLUMNS]]))
+            text = {c: _text(row[c]) for c in COLUMNS}
+            stream.write(csv_text([text.values()]))
             stream.flush()
-            done[int(row["state"])] = {c: _text(row[c]) for c in COLUMNS}
+            done[int(row["state"])] = text
             if on_state is not None:
                 on_state(row)
 
@@ -283,8 +284,8 @@ def _run_on_ray(cm, todo, settings, record, n_workers, ray_address) -> None:
         task = ray.remote(num_cpus=1)(score_state)
         cm_ref, settings_ref = ray.put(cm), ray.put(settings)
         in_flight_max = 4 * (n_workers or int(ray.available_resources().get("CPU", 1)))
-        pending, queue = [], iter(todo)
-        for i, state in queue:  # keep a bounded number of tasks in flight
+        pending = []
+        for i, state in todo:  # keep a bounded number of tasks in flight
             pending.append(task.remote(cm_ref, state, i, settings_ref))
             if len(pending) >= in_flight_max:
                 finished, pending = ray.wait(pending, num_returns=1)
