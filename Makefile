@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(STAMP)
 
-# the main job: train the E. coli generator (50 NES generations) and emit a population
+# the main job: train the E. coli generator (50 NES generations), emit a population, test the
+# robustness of 200 of its valid models (beside the paper's table) and grow 10 in the bioreactor
 demo: venv
 	$(BIN)/renaissance train --out runs/ecoli --force
 	$(BIN)/renaissance generate runs/ecoli --n 10000 --out runs/ecoli/population.h5
+	$(BIN)/renaissance robustness runs/ecoli/population.h5 --out runs/ecoli/robustness --max-models 200
+	$(BIN)/renaissance bioreactor runs/ecoli/population.h5 --out runs/ecoli/bioreactor --max-models 10
 
 test: venv
 	$(BIN)/python -m pytest

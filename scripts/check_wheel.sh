@@ -16,5 +16,7 @@ cd "$work"
 # the quick start of README.md and docs/index.md
 "$work/venv/bin/renaissance" train --out runs/ecoli
 "$work/venv/bin/renaissance" generate runs/ecoli --n 10000 --out runs/ecoli/population.h5
-test -s runs/ecoli/population.h5
+"$work/venv/bin/renaissance" robustness runs/ecoli/population.h5 --out runs/ecoli/robustness --max-models 200
+"$work/venv/bin/renaissance" bioreactor runs/ecoli/population.h5 --out runs/ecoli/bioreactor --max-models 10
+test -s runs/ecoli/population.h5 && test -s runs/ecoli/robustness/summary.csv && test -s runs/ecoli/bioreactor/bioreactor.png
 echo "wheel check passed: $(ls "$work"/dist)"

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from renaissance.dynamics.integrate import IntegrationSettings, integrate
 from renaissance.dynamics.perturb import perturb_conserving
-from renaissance.dynamics.robustness import RobustnessSettings, returned, robustness_problem, robustness_study, run_model
+from renaissance.dynamics.robustness import (RobustnessSettings, returned, robustness_problem, robustness_study, run_model,
+                                            study_report)
 from renaissance.dynamics.system import cell_ode
 from renaissance.errors import RenaissanceError
 from renaissance.model import compile_model, model_from_dict
@@ -156,8 +157,24 @@ def test_study_streams_resumes_and_ignores_worker_count(ecoli_dynamics, tmp_path
     assert whole.fractions()["biomass"] == pytest.approx(np.mean(np.concatenate(flags), axis=0))
     assert 0.25 <= whole.fractions()["biomass"][0] <= 0.75
     summary = (tmp_path / "whole" / "summary.csv").read_text()
-    assert f"cytosolic,24,{float(whole.fractions()['cytosolic'][0])!r},0.754" in summary
+    needed = whole.paper_tolerances()["cytosolic"]
+    assert f"cytosolic,24,{float(whole.fractions()['cytosolic'][0])!r},0.754,{needed[0]!r}" in summary
     assert 'np.float64' not in summary
+    # the tolerance a paper percentage needs: the runs' largest deviations, escaped runs never back
+    deviations = whole.deviations()["biomass"]
+    assert deviations.shape == (8, 2) and np.isinf(deviations).sum() >= 2
+    quarter = whole.tolerance_for(0.25)["biomass"]
+    assert np.all(np.isfinite(quarter)) and np.all(whole.fractions(tolerance=float(quarter.max()))["biomass"] >= 0.25)
+    below = whole.fractions(tolerance=float(quarter[0]) * (1 - 1e-9))["biomass"][0]
+    assert below < 0.25 or quarter[0] == 0  # the smallest such tolerance
+    assert np.all(np.isinf(whole.tolerance_for(1.0)["biomass"]))
+    assert math.isinf(needed[0])  # 75.4% cannot be met when half the runs escape
+    report = " ".join(study_report(whole))
+    left = 8 - whole.status_counts()["ok"]
+    assert f"{left} of 8 runs did not return: {whole.status_counts()['escaped']} escaped" in report
+    assert "species furthest out: " + next(iter(whole.escaped_species())) in report
+    assert "last to return at 24 min" in report and "turnover" in report and "mM" in report
+    assert f"cytosolic at 24 min: never ({left} of 8 runs did not return)" in report
 
 
 def test_settings_and_problem_errors(ecoli_cm, fixture_state):

@@ -20,7 +20,7 @@ from renaissance.errors import ParameterFileError, RenaissanceError
 from renaissance.generator import load_settings, train
 from renaissance.generator.checkpoint import load_checkpoint
 from renaissance.generator.population import generate_population, read_population
-from renaissance.generator.settings import save_settings, with_overrides
+from renaissance.generator.settings import save_settings, shipped_state, with_overrides
 from renaissance.generator.training import load_problem, load_run
 from renaissance.model.rates import reaction_rates
 from renaissance.stability import evaluate_stability
@@ -29,9 +29,15 @@ from renaissance.steadystate.table import model_for_state, state_arrays
 DATA = Path(__file__).resolve().parents[1] / "src" / "renaissance" / "data"
 
 
-def tiny_settings(generations: int = 4, **nes):
-    """The shipped E. coli problem with a small network (fast enough for unit tests)."""
+def fixture_settings():
+    """The shipped configuration at the reference fixture state (the named alternative)."""
     settings = load_settings()
+    return replace(settings, problem=replace(settings.problem, steady_state=str(shipped_state("fixture"))))
+
+
+def tiny_settings(generations: int = 4, **nes):
+    """The shipped E. coli problem (fixture state) with a small network (fast enough for unit tests)."""
+    settings = fixture_settings()
     settings = with_overrides(settings, generator={"latent_dim": 8, "hidden": (16, 16)},
                               nes={"generations": generations, "population": 4, "models_per_child": 10, **nes})
     return replace(settings, final_samples=40)
@@ -47,7 +53,7 @@ def tiny_run(tmp_path_factory):
 def test_short_training_raises_incidence(tmp_path):
     """10 generations of the default preset on the fixture state: from 0 valid models and a
     median lambda_max ~2.5e4 1/h to valid models and a median two orders of magnitude lower."""
-    settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}),
+    settings = replace(with_overrides(fixture_settings(), nes={"generations": 10, "models_per_child": 50}),
                        final_samples=300)
     untrained = train(replace(settings, nes=replace(settings.nes, generations=0)), tmp_path / "untrained")
     trained = train(settings, tmp_path / "trained")
@@ -55,7 +61,7 @@ def test_short_training_raises_incidence(tmp_path):
     assert np.nanmedian(untrained.final_lambda_max) > 1e4
     assert trained.final_incidence > untrained.final_incidence
     assert np.nanmedian(trained.final_lambda_max) < np.nanmedian(untrained.final_lambda_max) / 100
-    assert trained.history["incidence"][-1] > 0 and trained.history["incidence"][0] == 0
+    assert trained.history["children_incidence"][-1] > 0 and trained.history["children_incidence"][0] == 0
     # lambda_max in the history is the exact value of every model of every generation
     assert trained.lambda_max.shape == (10, 20 * 50)
     low, high = settings.generator.ln_km_bounds
@@ -165,7 +171,7 @@ def test_population_file(tiny_run, tmp_path, fixture_state, ecoli_cm):
 
 
 def test_population_valid_only_and_errors(tmp_path):
-    settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}), final_samples=0)
+    settings = replace(with_overrides(fixture_settings(), nes={"generations": 10, "models_per_child": 50}), final_samples=0)
     run_dir = tmp_path / "run"
     train(settings, run_dir)
     report = generate_population(run_dir, 20, tmp_path / "valid.h5", valid_only=True, chunk_size=200)
@@ -185,12 +191,16 @@ def test_cli_train_and_generate(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert result.output.count("incidence") >= 3 and "fresh models valid" in result.output
+    assert result.output.count("generator: valid") == 3 and "children (dropout): valid" in result.output
+    assert "fresh models valid" in result.output
     for name in ("incidence", "lambda_max", "km"):
         assert (tmp_path / "run" / "figures" / f"{name}.png").stat().st_size > 1000
     result = runner.invoke(app, ["generate", str(tmp_path / "run"), "--n", "50", "--out", str(tmp_path / "p.h5")])
     assert result.exit_code == 0, result.output
-    assert len(read_population(tmp_path / "p.h5")) == 50
+    pop = read_population(tmp_path / "p.h5")
+    assert len(pop) == 50
+    # 3 tiny generations at the fixture state (lambda_max ~1e4): no valid model, and it is said
+    assert not pop.valid.any() and "warning: 0 of 50 generated models are valid" in result.output
     result = runner.invoke(app, ["train", "--config", str(config), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and "holds a training run" in result.output
     bad = tmp_path / "bad.toml"
@@ -225,3 +235,73 @@ def test_generator_incidence_monitor_does_not_change_training(tiny_run, tmp_path
     silent = train(replace(run.settings, nes=replace(run.settings.nes, monitor_models=0)), tmp_path / "silent")
     assert torch.equal(silent.theta, run.theta)
     assert np.isnan(silent.history["generator_incidence"]).all()
+
+
+# --- target speed and the robustness reward term ----------------------------------------------
+
+def test_target_lambda_is_what_the_reward_counts(tmp_path):
+    """With nes.target_lambda the reward sees successes at the target (validity stays at the
+    threshold): a recording reward gets the target and lambda_max <= target as its mask."""
+    seen = []
+
+    def recording(lam, success, threshold):
+        seen.append((threshold, np.array_equal(success, np.isfinite(lam) & (lam <= threshold))))
+        return success.mean(axis=1) - np.nanmedian(lam, axis=1) * 1e-6
+
+    run = train(tiny_settings(generations=2, target_lambda=-7.5), tmp_path / "run", reward=recording)
+    assert seen == [(-7.5, True), (-7.5, True)]
+    assert "target lambda_max <= -7.5 1/h" in run.summary()
+    assert run.settings.nes.threshold == -2.5 and run.settings.nes.reward_threshold == -7.5
+
+
+@pytest.mark.parametrize("nes, message", [
+    ({"target_lambda": 0.0}, r"nes.target_lambda == 0.0, must be < 0 and <= nes.threshold \(-2.5 1/h\)"),
+    ({"target_lambda": -1.0}, r"nes.target_lambda == -1.0, must be < 0 and <= nes.threshold"),
+    ({"target_lambda": "fast"}, r"nes.target_lambda == 'fast', must be a finite number"),
+])
+def test_bad_targets_are_one_error(nes, message):
+    from renaissance.generator.settings import ConfigError, settings_from_dict
+
+    with pytest.raises(ConfigError, match=message) as info:
+        settings_from_dict({"problem": {"model": "m.yaml", "steady_state": "s.csv"}, "nes": nes}, source="t.toml")
+    assert str(info.value).startswith("t.toml: ")
+
+
+def test_cli_rejects_bad_target_and_robustness_without_growth(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--target", "1", "--out", str(tmp_path / "a"), "--generations", "1"])
+    assert result.exit_code == 1 and "nes.target_lambda == 1.0, must be < 0" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "a").exists()
+    result = runner.invoke(app, ["train", "--config", str(DATA / "toy_train.toml"), "--robustness-models", "1",
+                                 "--out", str(tmp_path / "toy"), "--generations", "1"])
+    assert result.exit_code == 1 and "robustness reward: the model has no growth reaction" in result.output
+
+
+def test_robustness_scores_on_hand_made_results():
+    from renaissance.dynamics.robustness import ModelResult
+    from renaissance.generator.robust_reward import first_valid, model_score
+
+    valid = np.array([[False, True, True, True], [False, False, False, False], [True, False, False, True]])
+    assert first_valid(valid, 2) == [(0, 1), (0, 2), (2, 0), (2, 3)]
+    ok = ModelResult(0, np.array([[[0.001, 0.02, -0.005, 0.5]]]), np.array([[0.004]]), np.array(["ok"], dtype=object),
+                     np.array([""], dtype=object), 0.0)
+    assert model_score(ok, 0.01) == pytest.approx((1 + 2 / 4) / 2)
+    escaped = ModelResult(0, ok.deviation, ok.growth, np.array(["escaped"], dtype=object), ok.escaped, 0.0)
+    assert model_score(escaped, 0.01) == 0.0
+
+
+def test_robustness_reward_at_the_showcase_state(tmp_path):
+    """The term integrates valid models of each child at the showcase state: scores in [0, 1]
+    enter the history, and the run is the same for one or two worker processes."""
+    settings = load_settings()
+    settings = with_overrides(settings, generator={"latent_dim": 8, "hidden": (16, 16)},
+                              nes={"generations": 3, "population": 4, "models_per_child": 10},
+                              robustness={"models_per_child": 1})
+    settings = replace(settings, final_samples=20)
+    one = train(settings, tmp_path / "one", n_threads=1)
+    scores = one.history["robustness_mean"]
+    assert np.all((scores >= 0) & (scores <= 1)) and one.history["children_incidence"].max() > 0
+    assert scores.max() > 0
+    two = train(settings, tmp_path / "two", n_threads=2)
+    assert torch.equal(one.theta, two.theta)
+    np.testing.assert_array_equal(one.history["robustness_mean"], two.history["robustness_mean"])

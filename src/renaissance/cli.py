@@ -311,6 +311,14 @@ def train(
         help="Preset: default or paper; replaces the config's [generator] (but the Km bounds) and [nes] tables.")] = None,
     generations: Annotated[Optional[int], typer.Option(help="NES generations (overrides the config).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config).")] = None,
+    state: Annotated[Optional[str], typer.Option(
+        help="Steady state: a shipped one by name (showcase, fixture) or an id,kind,value CSV (overrides the config).")] = None,
+    target: Annotated[Optional[float], typer.Option(
+        help="Train towards lambda_max <= TARGET 1/h (< 0, at most the threshold; overrides the config).")] = None,
+    reward: Annotated[Optional[str], typer.Option(
+        help="Reward: rank_incidence, incidence, fast_dynamics or package.module:function (overrides the config).")] = None,
+    robustness_models: Annotated[Optional[int], typer.Option(
+        min=0, help="Valid models per child integrated for the robustness reward term (0: off; overrides the config).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Independent runs with seeds seed, seed+1, ... in --out/seed_<s>.")] = 1,
     plots: Annotated[bool, typer.Option(help="Write figures to --out/figures.")] = True,
     threads: ThreadsOption = None,
@@ -318,20 +326,24 @@ def train(
 ) -> None:
     """Train a generator by NES until its Km sets give lambda_max <= threshold; a line per generation."""
     from .generator.plots import plot_runs
-    from .generator.settings import load_settings, settings_from_dict, settings_to_dict
+    from .generator.settings import load_settings, settings_from_dict, settings_to_dict, shipped_state
     from .generator.training import CONFIG, train as train_run
 
     def line(row: dict) -> None:
+        robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
         console.print(
-            f"gen {int(row['generation']):3d}  incidence {100 * row['incidence']:5.1f}% (generator "
-            f"{100 * row['generator_incidence']:5.1f}%)  reward best {row['reward_best']:.3f} "
-            f"mean {row['reward_mean']:.3f}  lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/{row['lambda_q50']:.3g}/"
-            f"{row['lambda_q90']:.3g} 1/h  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
+            f"gen {int(row['generation']):3d}  generator: valid {100 * row['generator_incidence']:5.1f}%, "
+            f"median lambda_max {row['generator_lambda_q50']:.3g} 1/h  |  children (dropout): valid "
+            f"{100 * row['children_incidence']:5.1f}%, lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/"
+            f"{row['lambda_q50']:.3g}/{row['lambda_q90']:.3g}  reward best {row['reward_best']:.3f} mean "
+            f"{row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
 
     def run():
         if resume:
             given = [name for name, value in (("--config", config), ("--preset", preset), ("--seed", seed),
-                                              ("--generations", generations)) if value is not None]
+                                              ("--generations", generations), ("--state", state), ("--target", target),
+                                              ("--reward", reward), ("--robustness-models", robustness_models))
+                     if value is not None]
             if given:
                 raise RenaissanceError(f"--resume continues {out} as configured in its {CONFIG}; drop {', '.join(given)}")
             run_dirs = [out] if (out / CONFIG).exists() else sorted(out.glob("seed_*"))
@@ -346,8 +358,14 @@ def train(
             if preset is not None:  # the preset's generator/NES values replace the config's tables
                 data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
                 data["nes"] = {}
-            if generations is not None:
-                data["nes"]["generations"] = generations
+            for key, value in (("generations", generations), ("target_lambda", target), ("reward", reward)):
+                if value is not None:
+                    data["nes"][key] = value
+            if robustness_models is not None:
+                data["robustness"]["models_per_child"] = robustness_models
+            if state is not None:
+                data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
+                                   "steady_state": str(shipped_state(state))}
             base = settings_from_dict(data, source=str(config or "shipped config"))
             run_dirs = [out] if repeats == 1 else [out / f"seed_{base.seed + k}" for k in range(repeats)]
         results = []
@@ -393,6 +411,11 @@ def generate(
         console.print(f"wrote {out}: {report.written} models of {report.generated} generated{detail}; "
                       f"{report.seconds:.2f} s = {report.generated / max(report.seconds, 1e-9):,.0f} models/s", highlight=False,
                       soft_wrap=True)
+        if stability and report.valid < (n if valid_only else 1):
+            console.print(f"[yellow]warning:[/yellow] {'only ' if report.valid else ''}{report.valid} of "
+                          f"{report.generated} generated models are valid: this generator rarely or never reaches the "
+                          "threshold at its state. Train longer, or check with `renaissance landscape` whether the "
+                          "state admits valid models at all.", highlight=False, soft_wrap=True)
 
     _guard(run)
 
@@ -417,7 +440,7 @@ def robustness(
     """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
     from .dynamics.integrate import IntegrationSettings
     from .dynamics.plots import plot_trajectories
-    from .dynamics.robustness import RobustnessSettings, paper_value, robustness_problem, robustness_study
+    from .dynamics.robustness import RobustnessSettings, paper_value, robustness_problem, robustness_study, study_report
     from .generator.population import read_population
     from .generator.training import load_problem
 
@@ -456,8 +479,8 @@ def robustness(
                 cells += [f"{100 * value:.1f}%", "" if paper is None else f"{paper:g}%"]
             table.add_row(group, *cells)
         console.print(table)
-        console.print(f"runs: {study.status_counts()}; stopped by (largest deviation): "
-                      f"{dict(list(study.escaped_species().items())[:6])}", highlight=False, soft_wrap=True)
+        for text in study_report(study):
+            console.print(text, highlight=False, soft_wrap=True, markup=False)
         console.print(f"{len(rows)} models in {elapsed:.1f} s; wrote {out / 'runs.csv'}, {out / 'summary.csv'}",
                       soft_wrap=True)
         species = [s for s in plot.split(",") if s]

@@ -17,7 +17,7 @@ import numpy as np
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from ..steadystate import SteadyState
-from ..steadystate.table import displacement, model_for_state, state_arrays
+from ..steadystate.table import displacement, model_for_state, pool_turnover, state_arrays
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def state_matrix(cm: CompiledModel, states: list[SteadyState], units: UnitSettin
         v.append(arrays.v / units.flux_factor)
         with np.errstate(invalid="ignore"):
             dg.append(np.where(cm.reversible, displacement(model_for_state(cm, state), arrays.ln_x), np.nan))
-        turnover.append(st.weights * (np.abs(st.S) @ np.abs(arrays.v)) / (2 * np.exp(arrays.ln_x[: len(st.variables)])))
+        turnover.append(pool_turnover(cm, arrays))
     return StateMatrix(tuple(cm.species), tuple(st.reactions), np.array(ln_x), np.array(v), np.array(dg),
                        tuple(st.variables), np.array(turnover))
 

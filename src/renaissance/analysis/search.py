@@ -12,6 +12,7 @@ full per-state training is measured in ``benchmarks/bench_landscape.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ class SearchSettings:
     iterations: int = 12
     sets_per_iteration: int = 100
     elite_fraction: float = 0.1
-    stop_incidence: float = 0.5
+    stop_incidence: float | None = 0.5  # None: run every iteration
     ln_km_bounds: tuple[float, float] = LN_KM_BOUNDS
     threshold: float = -2.5
 
@@ -39,7 +40,8 @@ class SearchSettings:
         check_int(self.iterations, "iterations")
         check_int(self.sets_per_iteration, "sets_per_iteration", min_value=10)
         check_float(self.elite_fraction, "elite_fraction", low=0.0, high=1.0, low_open=True)
-        check_float(self.stop_incidence, "stop_incidence", low=0.0, high=1.0, low_open=True)
+        if self.stop_incidence is not None:
+            check_float(self.stop_incidence, "stop_incidence", low=0.0, high=1.0, low_open=True)
         low, high = (float(b) for b in self.ln_km_bounds)
         if not low < high:
             raise ValueError(f"ln_km_bounds == {self.ln_km_bounds}, must be (low, high) with low < high")
@@ -67,8 +69,12 @@ class SearchResult:
     evaluations: int
 
 
-def search_fast_km(problem: StabilityProblem, settings: SearchSettings, rng: np.random.Generator) -> SearchResult:
-    """Cross-entropy search for Km sets with small lambda_max at ``problem``'s state (one thread)."""
+def search_fast_km(problem: StabilityProblem, settings: SearchSettings, rng: np.random.Generator,
+                   on_iteration: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> SearchResult:
+    """Cross-entropy search for Km sets with small lambda_max at ``problem``'s state (one thread).
+
+    ``on_iteration(iteration, ln_km, lambda_max)`` (1-based; (sets, n_km) ln(Km / (mol/L)) and
+    (sets,) 1/h, NaN as +inf) is called after each iteration's evaluation."""
     low, high = settings.ln_km_bounds
     n_km, per = len(problem.km_names), settings.sets_per_iteration
     n_elite = max(2, int(settings.elite_fraction * per))
@@ -83,7 +89,9 @@ def search_fast_km(problem: StabilityProblem, settings: SearchSettings, rng: np.
             best, best_ln_km = float(lam[order[0]]), ln_km[order[0]]
         if iteration == 0:
             first = best
-        if result.incidence >= settings.stop_incidence:
+        if on_iteration is not None:
+            on_iteration(iteration + 1, ln_km, lam)
+        if settings.stop_incidence is not None and result.incidence >= settings.stop_incidence:
             break
         elite = ln_km[order[:n_elite]]
         mean, sd = elite.mean(axis=0), np.maximum(elite.std(axis=0), 1e-3)

@@ -32,6 +32,7 @@ from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from ..steadystate import SteadyState, state_arrays
+from ..steadystate.table import pool_turnover
 from .integrate import IntegrationSettings, integrate
 from .perturb import perturb_conserving
 from .streaming import csv_text, finished_rows, map_models
@@ -79,10 +80,16 @@ class RobustnessProblem:
     ln_km_shift: float
     growth: int | None  # index of the growth reaction (None: the model has none; no biomass group)
     groups: dict[str, np.ndarray]  # group -> indices of balanced species (biomass: empty)
+    turnover: np.ndarray  # (n_var,) 1/h, pool turnover of each balanced species at the state
 
     @property
     def species(self) -> list[str]:
         return self.cm.structure.variables
+
+    @property
+    def concentrations(self) -> np.ndarray:
+        """(n_var,) steady-state concentrations of the balanced species, mol/L."""
+        return np.exp(self.ln_x[: len(self.species)] - self.ln_km_shift)
 
 
 def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings(),
@@ -105,8 +112,10 @@ def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSetting
         if species in index:
             groups[name] = np.array([index[species]])
     groups["cytosolic"] = np.array([i for i, s in enumerate(variables) if cm.model.species.get(s) == "c"], dtype=np.int64)
-    return RobustnessProblem(cm, state_arrays(cm, state, units).ln_x, units.log_concentration_scale,
-                             None if growth_reaction is None else reactions.index(growth_reaction), groups)
+    arrays = state_arrays(cm, state, units)
+    return RobustnessProblem(cm, arrays.ln_x, units.log_concentration_scale,
+                             None if growth_reaction is None else reactions.index(growth_reaction), groups,
+                             pool_turnover(cm, arrays) / units.time_scale)
 
 
 @dataclass(frozen=True)
@@ -158,21 +167,30 @@ def run_model(problem: RobustnessProblem, settings: RobustnessSettings, model: i
     return ModelResult(model, deviation, growth, status, escaped, time.perf_counter() - start)
 
 
+def group_deviations(result: ModelResult, problem: RobustnessProblem) -> dict[str, np.ndarray]:
+    """Per group, (K, T) largest |x/x* - 1| of its members (biomass: |v/v* - 1| of the growth
+    flux); +inf for runs that did not end ``ok``. Group ``all``: every balanced species."""
+    failed = (result.status != "ok")[:, None]
+    with np.errstate(invalid="ignore"):
+        out = {"biomass": np.abs(result.growth)} if problem.growth is not None else {}
+        for name, members in problem.groups.items():
+            if name != "biomass":
+                out[name] = np.abs(result.deviation[:, :, members]).max(axis=-1, initial=0.0)
+        out["all"] = np.abs(result.deviation).max(axis=-1, initial=0.0)
+    return {name: np.where(failed | np.isnan(d), np.inf, d) for name, d in out.items()}
+
+
 def returned(result: ModelResult, problem: RobustnessProblem, tolerance: float) -> dict[str, np.ndarray]:
     """Per group, (K, T) bool: every member back within ``tolerance`` (runs not ``ok``: False);
     group ``all``: every balanced species."""
-    ok = (result.status == "ok")[:, None]
-    out = {"biomass": ok & (np.abs(result.growth) <= tolerance)} if problem.growth is not None else {}
-    for name, members in problem.groups.items():
-        if name != "biomass":
-            out[name] = ok & np.all(np.abs(result.deviation[:, :, members]) <= tolerance, axis=-1)
-    out["all"] = ok & np.all(np.abs(result.deviation) <= tolerance, axis=-1)
-    return out
+    return {name: d <= tolerance for name, d in group_deviations(result, problem).items()}
 
 
 # --- the study: process pool, streaming, resume ---------------------------------------------
 
-def _model_task(context, model: int, km: np.ndarray, vmax: np.ndarray) -> ModelResult:
+def model_task(context: tuple[RobustnessProblem, RobustnessSettings], model: int, km: np.ndarray,
+               vmax: np.ndarray) -> ModelResult:
+    """:func:`run_model` with ``context`` = (problem, settings): the task of a process pool."""
     problem, settings = context
     return run_model(problem, settings, model, km, vmax)
 
@@ -206,7 +224,7 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
             if on_model is not None:
                 on_model(result)
 
-        map_models(_model_task, (problem, settings), todo, n_workers, record)
+        map_models(model_task, (problem, settings), todo, n_workers, record)
     study = StudyResult(problem, settings, [done[int(m)] for m in models])
     write_text_atomic(out / "summary.csv", study.summary_csv())
     return study
@@ -218,10 +236,33 @@ class StudyResult:
     settings: RobustnessSettings
     results: list[ModelResult]
 
-    def fractions(self) -> dict[str, np.ndarray]:
-        """Per group, (T,) fraction of all runs (models x perturbations) that returned."""
-        per_model = [returned(r, self.problem, self.settings.tolerance) for r in self.results]
-        return {g: np.mean(np.concatenate([p[g] for p in per_model]), axis=0) for g in per_model[0]}
+    def deviations(self) -> dict[str, np.ndarray]:
+        """Per group, (runs, T) largest deviation of its members (:func:`group_deviations`)."""
+        per_model = [group_deviations(r, self.problem) for r in self.results]
+        return {g: np.concatenate([p[g] for p in per_model]) for g in per_model[0]}
+
+    def fractions(self, tolerance: float | None = None) -> dict[str, np.ndarray]:
+        """Per group, (T,) fraction of all runs (models x perturbations) back within ``tolerance``
+        (default: the study's)."""
+        tolerance = self.settings.tolerance if tolerance is None else tolerance
+        return {g: np.mean(d <= tolerance, axis=0) for g, d in self.deviations().items()}
+
+    def tolerance_for(self, fraction: float) -> dict[str, np.ndarray]:
+        """Per group, (T,) the smallest return tolerance at which ``fraction`` of the runs count as
+        returned (+inf when more than 1 - fraction of them escaped or failed)."""
+        out = {}
+        for g, d in self.deviations().items():
+            ordered = np.sort(d, axis=0)
+            k = max(int(math.ceil(fraction * len(ordered))) - 1, 0)
+            out[g] = ordered[k]
+        return out
+
+    def slowest_species(self, time_index: int = 0, n: int = 5) -> list[tuple[str, float]]:
+        """The ``n`` species returned in the fewest runs at ``times_min[time_index]``: (species,
+        fraction returned), fewest first."""
+        fractions = self.species_fractions()[time_index]
+        order = np.argsort(fractions, kind="stable")[:n]
+        return [(self.problem.species[i], float(fractions[i])) for i in order]
 
     def species_fractions(self) -> np.ndarray:
         """(T, n_var) fraction of runs in which each species returned."""
@@ -237,15 +278,27 @@ class StudyResult:
         names = [n for r in self.results for n in r.escaped if n]
         return dict(sorted(((n, names.count(n)) for n in set(names)), key=lambda item: -item[1]))
 
+    def paper_tolerances(self) -> dict[str, list[float | None]]:
+        """Per group, per check time: the return tolerance at which our fraction reaches the
+        paper's (None where the paper gives no value)."""
+        out = {}
+        for group in self.fractions():
+            values = [paper_value(group, t) for t in self.settings.times_min]
+            out[group] = [None if p is None else float(self.tolerance_for(p / 100)[group][j])
+                          for j, p in enumerate(values)]
+        return out
+
     def summary_csv(self) -> str:
         times = self.settings.times_min
-        lines = ["group,time_min,fraction_returned,paper"]
+        lines = ["group,time_min,fraction_returned,paper,tolerance_for_paper"]
+        needed = self.paper_tolerances()
         for group, values in self.fractions().items():
-            for t, value in zip(times, values):
-                paper = paper_value(group, t)
-                lines.append(f"{group},{t:g},{float(value)!r},{'' if paper is None else paper / 100}")
+            for j, (t, value) in enumerate(zip(times, values)):
+                paper, tol = paper_value(group, t), needed[group][j]
+                lines.append(f"{group},{t:g},{float(value)!r},{'' if paper is None else paper / 100},"
+                             f"{'' if tol is None else repr(tol)}")
         for t, row in zip(times, self.species_fractions()):
-            lines += [f"species:{s},{t:g},{float(value)!r}," for s, value in zip(self.problem.species, row)]
+            lines += [f"species:{s},{t:g},{float(value)!r},," for s, value in zip(self.problem.species, row)]
         return "\n".join(lines) + "\n"
 
 
@@ -265,3 +318,41 @@ def _result_from_rows(model: int, rows: list[list[str]], settings: RobustnessSet
     return ModelResult(model, values[:, :, 1:], values[:, :, 0],
                        np.array([rows[k * T][3] for k in range(K)], dtype=object),
                        np.array([rows[k * T][4] for k in range(K)], dtype=object), 0.0)
+
+
+def study_report(study: StudyResult, n_species: int = 5) -> list[str]:
+    """Plain-language lines under the table: how many runs escaped and what drove them out, the
+    species last to return (pool size and turnover) and what the paper's numbers would need."""
+    settings, problem = study.settings, study.problem
+    counts = study.status_counts()
+    runs = sum(counts.values())
+    lines = []
+    left = runs - counts.get("ok", 0)
+    if left:
+        drivers = ", ".join(f"{name} {n}" for name, n in list(study.escaped_species().items())[:4])
+        lines.append(
+            f"{left} of {runs} runs did not return: {counts.get('escaped', 0)} escaped (some species left the "
+            f"{settings.integration.escape_fold:g}-fold neighbourhood of the steady state and the run was stopped"
+            + (f"; species furthest out: {drivers}" if drivers else "") + ")"
+            + "".join(f", {counts[s]} {s}" for s in ("failed", "non_finite") if counts.get(s))
+            + ". Such runs count as not returned in every group: the perturbation took these models to another "
+            "state (or none), not back to the steady state.")
+    t = settings.times_min[0]
+    index = {s: i for i, s in enumerate(problem.species)}
+    slow = "; ".join(
+        f"{name} {100 * fraction:.0f}% (pool {1e3 * problem.concentrations[index[name]]:.3g} mM, turnover "
+        f"{problem.turnover[index[name]]:.3g} 1/h)" for name, fraction in study.slowest_species(0, n_species))
+    lines.append(f"last to return at {t:g} min (share of runs back within {100 * settings.tolerance:g}%): {slow}. "
+                 "A pool returns at the rate of the slowest mode it takes part in; large pools with little "
+                 "turnover and small pools coupled to them lag.")
+    needed = study.paper_tolerances()
+    parts = [f"{g} at {t:g} min: {_percent(tol, left, runs)}" for g, tols in needed.items()
+             for t, tol in zip(settings.times_min, tols) if tol is not None]
+    if parts:
+        lines.append("return tolerance at which these models meet the paper's percentage (the paper does not state "
+                     "its own): " + ", ".join(parts) + ".")
+    return lines
+
+
+def _percent(tolerance: float, left: int, runs: int) -> str:
+    return f"never ({left} of {runs} runs did not return)" if not math.isfinite(tolerance) else f"{100 * tolerance:.2g}%"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -56,17 +56,43 @@ def _call(task):
         return _WORKER["function"](_WORKER["context"], *task)
 
 
+class ModelPool:
+    """``function(context, *task)`` over tasks in a spawn process pool of ``n_workers`` (default:
+    all cores; 1: in this process) whose workers receive ``context`` once, at start-up; the pool
+    lives until the ``with`` block ends, so repeated :meth:`map` calls (one per NES generation)
+    pay the start-up once. ``function`` must be importable (module level)."""
+
+    def __init__(self, function: Callable, context, n_workers: int | None = None) -> None:
+        self.function, self.context = function, context
+        self.n_workers = n_workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "ModelPool":
+        if self.n_workers > 1:
+            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=get_context("spawn"), initializer=_init,
+                                             initargs=(self.function, self.context))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, tasks: list[tuple]) -> Iterator:
+        """Results in task order, as they arrive."""
+        if self._pool is None or len(tasks) <= 1:
+            return self._here(tasks)
+        return self._pool.map(_call, tasks, chunksize=max(1, len(tasks) // (8 * self.n_workers)))
+
+    def _here(self, tasks: list[tuple]) -> Iterator:
+        with threadpool_limits(1):
+            for task in tasks:
+                yield self.function(self.context, *task)
+
+
 def map_models(function: Callable, context, tasks: list[tuple], n_workers: int | None, on_result: Callable) -> None:
-    """Call ``function(context, *task)`` for every task, in a spawn process pool of ``n_workers``
-    (default: all cores; 1: in this process), and ``on_result(result)`` here as results arrive
-    (in task order). ``function`` must be importable (module level)."""
-    n_workers = n_workers or os.cpu_count() or 1
-    if n_workers == 1 or len(tasks) <= 1:
-        _init(function, context)
-        for task in tasks:
-            on_result(_call(task))
-        return
-    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_init,
-                             initargs=(function, context)) as pool:
-        for result in pool.map(_call, tasks, chunksize=max(1, len(tasks) // (8 * n_workers))):
+    """Call ``function(context, *task)`` for every task (:class:`ModelPool`) and
+    ``on_result(result)`` here as results arrive (in task order)."""
+    with ModelPool(function, context, n_workers if len(tasks) > 1 else 1) as pool:
+        for result in pool.map(tasks):
             on_result(result)

@@ -19,10 +19,17 @@ from .._files import write_npz_atomic
 from ..errors import RenaissanceError
 
 CHECKPOINT = "checkpoint.npz"
+#: per-generation history. ``children_incidence``: valid fraction of the children's models (with
+#: dropout: what NES scores); ``generator_incidence`` / ``generator_lambda_q50``: the updated
+#: generator's own fresh models (no dropout: what ``generate`` emits); ``robustness_mean``: the
+#: children's mean robustness score (NaN without the robustness term); ``lambda_*``: quantiles of
+#: the children's lambda_max (1/h)
 HISTORY_COLUMNS = (
-    "generation", "incidence", "generator_incidence", "reward_best", "reward_mean", "lambda_min", "lambda_q10",
-    "lambda_q50", "lambda_q90", "learning_rate", "evaluated", "seconds",
+    "generation", "children_incidence", "generator_incidence", "generator_lambda_q50", "reward_best", "reward_mean",
+    "robustness_mean", "lambda_min", "lambda_q10", "lambda_q50", "lambda_q90", "learning_rate", "evaluated", "seconds",
 )
+#: columns of checkpoints written before version 0.3: old name -> new name
+_RENAMED = {"incidence": "children_incidence"}
 
 
 @dataclass
@@ -59,7 +66,7 @@ def load_checkpoint(run_dir: str | os.PathLike, device: str = "cpu") -> RunState
     path = Path(run_dir) / CHECKPOINT
     try:
         with np.load(path, allow_pickle=False) as data:
-            history = {c: data[f"history/{c}"].tolist() for c in HISTORY_COLUMNS}
+            history = _history(data, int(data["generation"]))
             return RunState(
                 theta=torch.as_tensor(data["theta"], device=device),
                 learning_rate=float(data["learning_rate"]),
@@ -72,3 +79,9 @@ def load_checkpoint(run_dir: str | os.PathLike, device: str = "cpu") -> RunState
         raise RenaissanceError(f"{path}: no checkpoint (not a training run directory?)") from None
     except (KeyError, ValueError, OSError) as exc:
         raise RenaissanceError(f"{path}: unreadable checkpoint ({exc})") from None
+
+
+def _history(data, generations: int) -> dict[str, list[float]]:
+    """History columns of a checkpoint; columns of older versions renamed, missing ones NaN."""
+    stored = {_RENAMED.get(k[len("history/"):], k[len("history/"):]): k for k in data.files if k.startswith("history/")}
+    return {c: data[stored[c]].tolist() if c in stored else [float("nan")] * generations for c in HISTORY_COLUMNS}

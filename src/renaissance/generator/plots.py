@@ -32,7 +32,7 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     panels = ((axes[0], "generator_incidence", "generator (no dropout)", "C0"),
-              (axes[0], "incidence", "children's models (dropout)", "C1"), (axes[1], "reward_mean", "mean reward", "C0"))
+              (axes[0], "children_incidence", "children's models (dropout)", "C1"), (axes[1], "reward_mean", "mean reward", "C0"))
     for ax, column, label, color in panels:
         n = min(len(r.history[column]) for r in runs)
         values = np.array([r.history[column][:n] for r in runs])

@@ -3,8 +3,9 @@
 Every reward has the signature ``reward(lambda_max, valid, threshold) -> (C,)`` with
 
     lambda_max : (C, M) float64, 1/h; NaN for models without a value (failed Vmax or Jacobian)
-    valid      : (C, M) bool, lambda_max <= threshold and no failure
-    threshold  : float, 1/h
+    valid      : (C, M) bool, a success: lambda_max <= threshold and no failure
+    threshold  : float, 1/h: what a success must reach (``nes.target_lambda`` when set, else
+                 ``nes.threshold``)
 
 so a reward may compare children (``rank_incidence`` ranks all C * M models together).
 Register your own with :func:`resolve_reward("package.module:function")` or pass a callable.

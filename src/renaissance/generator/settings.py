@@ -1,6 +1,6 @@
 """Training settings: frozen dataclasses, named presets and a TOML file layer.
 
-A training configuration is a TOML file with four tables; every key is optional::
+A training configuration is a TOML file with five tables; every key is optional::
 
     preset = "default"            # or "paper": the published algorithm and values
     seed = 0
@@ -18,6 +18,10 @@ A training configuration is a TOML file with four tables; every key is optional:
 
     [nes]                         # NESSettings
     generations = 50
+    target_lambda = -10.0         # optional: train towards lambda_max <= -10 1/h
+
+    [robustness]                  # RobustnessRewardSettings (optional reward term)
+    models_per_child = 2
 
 Values in the tables override the preset's. An unknown table or key is an error naming it and
 the file.
@@ -110,9 +114,12 @@ class NESSettings:
 
     ``reward`` is a name in :data:`renaissance.generator.rewards.REWARDS` or
     ``"package.module:function"``. ``common_latent``: all children see the same latent noise.
-    ``threshold`` (1/h): a model is valid when lambda_max <= threshold. ``monitor_models``: after
-    each update, that many fresh models of the generator itself (no dropout, their own seed, so the
-    training draws are unchanged) give the logged ``generator_incidence``; 0 disables it.
+    ``threshold`` (1/h): a model is valid when lambda_max <= threshold. ``target_lambda`` (1/h,
+    optional, <= threshold): the speed training aims at; the reward counts a model as a success
+    when lambda_max <= target_lambda (validity, the logged incidences and populations still use
+    ``threshold``). ``monitor_models``: after each update, that many fresh models of the generator
+    itself (no dropout, their own seed, so the training draws are unchanged) give the logged
+    ``generator_incidence`` and ``generator_lambda_q50``; 0 disables it.
     """
 
     generations: int = 50
@@ -126,6 +133,7 @@ class NESSettings:
     shaping: str = "centered_rank"
     reward: str = "rank_incidence"
     threshold: float = -2.5
+    target_lambda: float | None = None
     monitor_models: int = 50
 
     def __post_init__(self) -> None:
@@ -142,6 +150,52 @@ class NESSettings:
         if not isinstance(self.reward, str) or not self.reward:
             raise ValueError(f"nes.reward == {self.reward!r}, must be a reward name or 'module:function'")
         check_float(self.threshold, "nes.threshold")
+        if self.target_lambda is not None:
+            check_float(self.target_lambda, "nes.target_lambda")
+            if not (self.target_lambda < 0 and self.target_lambda <= self.threshold):
+                raise ValueError(f"nes.target_lambda == {self.target_lambda!r}, must be < 0 and <= nes.threshold "
+                                 f"({self.threshold:g} 1/h): a target is a speed at least as fast as the threshold")
+
+    @property
+    def reward_threshold(self) -> float:
+        """The lambda_max (1/h) a model must reach to count as a success in the reward."""
+        return self.threshold if self.target_lambda is None else self.target_lambda
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessRewardSettings:
+    """Optional reward term for nonlinear robustness (beyond the paper); off when ``models_per_child`` = 0.
+
+    Each generation, the first ``models_per_child`` valid models of every child are perturbed
+    (every balanced species uniform in x*(1 +- ``perturbation``), pools kept; model j of every
+    child gets the same perturbation) and integrated (:mod:`renaissance.dynamics.robustness`). A
+    model scores s = (g + f) / 2 at ``time_min`` minutes: g = 1 when the growth flux is back within
+    ``tolerance`` of its steady-state value, f = the fraction of the balanced species back within
+    ``tolerance``; a run that escapes or fails scores 0. A child's robustness score is the mean s
+    of its tested models times its incidence (0 without a valid model), and ``weight`` x that
+    score is added to its reward. ``growth_reaction``: default the only reaction
+    whose id contains 'biomass'; a model without a growth reaction cannot use this term.
+    """
+
+    models_per_child: int = 0
+    weight: float = 1.0
+    perturbation: float = 0.5
+    time_min: float = 24.0
+    tolerance: float = 0.01
+    growth_reaction: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.models_per_child, "robustness.models_per_child", min_value=0)
+        check_float(self.weight, "robustness.weight", low=0.0, low_open=True)
+        check_float(self.perturbation, "robustness.perturbation", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_float(self.time_min, "robustness.time_min", low=0.0, low_open=True)
+        check_float(self.tolerance, "robustness.tolerance", low=0.0, low_open=True)
+        if self.growth_reaction is not None and not (isinstance(self.growth_reaction, str) and self.growth_reaction):
+            raise ValueError(f"robustness.growth_reaction == {self.growth_reaction!r}, must be a reaction id")
+
+    @property
+    def enabled(self) -> bool:
+        return self.models_per_child > 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +226,7 @@ class TrainSettings:
     problem: ProblemSettings
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     nes: NESSettings = field(default_factory=NESSettings)
+    robustness: RobustnessRewardSettings = field(default_factory=RobustnessRewardSettings)
     preset: str = "default"
     seed: int = 0
     final_samples: int = 1000
@@ -194,13 +249,29 @@ PRESETS: dict[str, dict[str, dict]] = {
     },
 }
 
-_TABLES = {"problem", "units", "generator", "nes"}
+_TABLES = {"problem", "units", "generator", "nes", "robustness"}
 _TOP = {"preset", "seed", "final_samples"}
+
+
+#: E. coli steady states shipped with the package, by name (``renaissance train --state NAME``)
+SHIPPED_STATES = {
+    "showcase": "ecoli_showcase_state.csv",  # sampled under the measured concentrations (the default)
+    "fixture": "ecoli_steady_state.csv",  # the reference implementation's fixture state (uM pools)
+}
 
 
 def default_config_path() -> Path:
     """The shipped E. coli training configuration."""
-    return Path(str(files("renaissance") / "data" / "ecoli_train.toml"))
+    return _data("ecoli_train.toml")
+
+
+def shipped_state(name_or_path: str) -> Path:
+    """The path of a shipped steady state by name (:data:`SHIPPED_STATES`), else ``name_or_path``."""
+    return _data(SHIPPED_STATES[name_or_path]) if name_or_path in SHIPPED_STATES else Path(name_or_path)
+
+
+def _data(name: str) -> Path:
+    return Path(str(files("renaissance") / "data" / name))
 
 
 def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: str | None = None) -> TrainSettings:
@@ -216,6 +287,7 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
         _km_bounds_to_ln(generator_table, source)
         generator = _build(GeneratorSettings, {**PRESETS[preset]["generator"], **generator_table}, "generator", source)
         nes = _build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
+        robustness = _build(RobustnessRewardSettings, data.get("robustness", {}), "robustness", source)
         units = _build(UnitSettings, data.get("units", {}), "units", source)
         problem_table = dict(data.get("problem", {}))
         if "model" not in problem_table:
@@ -225,7 +297,7 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
                 problem_table[key] = str((Path(base_dir) / problem_table[key]).resolve())
         problem = _build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
         top = {k: data[k] for k in ("seed", "final_samples") if k in data}
-        return TrainSettings(problem=problem, generator=generator, nes=nes, preset=preset, **top)
+        return TrainSettings(problem=problem, generator=generator, nes=nes, robustness=robustness, preset=preset, **top)
     except (TypeError, ValueError) as exc:
         raise ConfigError(located(source, "settings", str(exc))) from None
 
@@ -247,6 +319,7 @@ def settings_to_dict(settings: TrainSettings) -> dict:
         "preset": settings.preset, "seed": settings.seed, "final_samples": settings.final_samples,
         "problem": problem, "units": asdict(settings.problem.units),
         "generator": asdict(settings.generator), "nes": asdict(settings.nes),
+        "robustness": asdict(settings.robustness),
     }
 
 
@@ -265,11 +338,12 @@ def with_overrides(settings: TrainSettings, **tables) -> TrainSettings:
 
 
 def toml_text(data: dict) -> str:
-    """Minimal TOML writer for scalar keys and one level of tables of scalars/lists."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    """Minimal TOML writer for scalar keys and one level of tables of scalars/lists; ``None``
+    values (unset options: TOML has no null) are left out."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
     for table, values in data.items():
         if isinstance(values, dict):
-            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
     return "\n".join(lines) + "\n"
 
 

@@ -10,9 +10,11 @@ killed at any point and resumed ends with the same weights and history as an uni
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ import numpy as np
 import torch
 
 from .._files import write_npz_atomic, write_text_atomic
+from ..dynamics.robustness import model_task
+from ..dynamics.streaming import ModelPool
 from ..errors import RenaissanceError, SteadyStateError, located
 from ..model import compile_model, load_model
 from ..model.compiled import CompiledModel
@@ -32,6 +36,7 @@ from .fixed_km import FixedKm, no_fixed_km, read_fixed_km, sample_fixed_ln_km
 from .nes import nes_update, sample_noise
 from .network import Layout, forward, init_parameters, network_layout, to_ln_km
 from .rewards import Reward, resolve_reward, shape_rewards
+from .robust_reward import RobustnessReward, robustness_reward, robustness_scores
 from .settings import GeneratorSettings, ProblemSettings, TrainSettings, load_settings, save_settings
 
 CONFIG = "config.toml"
@@ -146,6 +151,10 @@ class TrainingRun:
         lam = self.final_lambda_max[np.isfinite(self.final_lambda_max)]
         lines = [f"final generator: {self.final_valid.sum()} of {n} fresh models valid "
                  f"({100 * self.final_incidence:.1f}%, lambda_max <= {threshold:g} 1/h)"]
+        target = self.settings.nes.target_lambda
+        if target is not None:
+            reached = int(np.sum(self.final_lambda_max <= target))
+            lines.append(f"target lambda_max <= {target:g} 1/h: {reached} of {n} fresh models ({100 * reached / max(n, 1):.1f}%)")
         if len(lam):
             q = np.quantile(lam, [0.1, 0.5, 0.9])
             lines.append(f"lambda_max of fresh models (1/h): min {lam.min():.4g}, q10 {q[0]:.4g}, median {q[1]:.4g}, q90 {q[2]:.4g}")
@@ -210,33 +219,20 @@ def train(
         theta = init_parameters(layout, torch.Generator().manual_seed(settings.seed)).to(device)
         state = RunState(theta, nes.learning_rate, 0, rng.get_state())
 
-    while state.generation < nes.generations:
-        start = time.perf_counter()
-        eps = sample_noise(layout.size, nes.population, nes.antithetic, rng)
-        children = state.theta + nes.sigma * eps
-        ln_km = emit_ln_km(children, nes.models_per_child, layout, gen, problem, rng, training=True,
-                           common_latent=nes.common_latent)
-        result = evaluate_ln_km(problem, ln_km.reshape(-1, problem.n_km).cpu().numpy(), nes.threshold, n_threads, device)
-        lam = result.lambda_max.reshape(nes.population, -1)
-        valid = result.valid.reshape(nes.population, -1)
-        rewards = np.asarray(reward_fn(lam, valid, nes.threshold), dtype=float)
-        state.theta = nes_update(state.theta, eps, shape_rewards(rewards, nes.shaping), state.learning_rate, nes.sigma)
-        finite = lam[np.isfinite(lam)]
-        q = np.quantile(finite, [0.0, 0.1, 0.5, 0.9]) if finite.size else np.full(4, np.nan)
-        generator_incidence = _monitor(state.theta, state.generation, settings, layout, problem, n_threads, device)
-        row = dict(zip(HISTORY_COLUMNS, (
-            state.generation + 1, valid.mean(), generator_incidence, rewards.max(), rewards.mean(), *q,
-            state.learning_rate, lam.size, time.perf_counter() - start)))
-        state.learning_rate *= 1.0 - nes.lr_decay
-        state.generation += 1
-        state.rng_state = rng.get_state()
-        for key, value in row.items():
-            state.history[key].append(float(value))
-        state.lambda_max.append(lam.ravel())
-        save_checkpoint(run_dir, state)
-        _write_history_csv(run_dir / HISTORY, state.history)
-        if on_generation is not None:
-            on_generation(row)
+    robust = robustness_reward(problem.cm, problem.state, settings) if settings.robustness.enabled else None
+    with ModelPool(model_task, robust.context, n_threads) if robust else nullcontext() as pool:
+        while state.generation < nes.generations:
+            row, lam = _generation(state, settings, layout, problem, reward_fn, rng, robust, pool, n_threads, device)
+            state.learning_rate *= 1.0 - nes.lr_decay
+            state.generation += 1
+            state.rng_state = rng.get_state()
+            for key, value in row.items():
+                state.history[key].append(float(value))
+            state.lambda_max.append(lam.ravel())
+            save_checkpoint(run_dir, state)
+            _write_history_csv(run_dir / HISTORY, state.history)
+            if on_generation is not None:
+                on_generation(row)
 
     final = generator_sample(state.theta, settings.final_samples, layout, gen, problem, rng)
     result = evaluate_ln_km(problem, final, nes.threshold, n_threads, device)
@@ -244,17 +240,49 @@ def train(
     return _run(settings, problem, state, final, result.lambda_max, result.valid)
 
 
+def _generation(state: RunState, settings: TrainSettings, layout: Layout, problem: TrainingProblem, reward_fn: Reward,
+                rng: torch.Generator, robust: RobustnessReward | None, pool, n_threads: int | None,
+                device: str) -> tuple[dict, np.ndarray]:
+    """One NES generation: update ``state.theta`` in place; return the history row and the
+    children's lambda_max (C, M)."""
+    nes = settings.nes
+    start = time.perf_counter()
+    eps = sample_noise(layout.size, nes.population, nes.antithetic, rng)
+    children = state.theta + nes.sigma * eps
+    ln_km = emit_ln_km(children, nes.models_per_child, layout, settings.generator, problem, rng, training=True,
+                       common_latent=nes.common_latent).cpu().numpy()
+    result = evaluate_ln_km(problem, ln_km.reshape(-1, problem.n_km), nes.threshold, n_threads, device)
+    lam = result.lambda_max.reshape(nes.population, -1)
+    valid = result.valid.reshape(nes.population, -1)
+    rewards = np.asarray(reward_fn(lam, valid & (lam <= nes.reward_threshold), nes.reward_threshold), dtype=float)
+    robustness = np.full(nes.population, np.nan)
+    if robust is not None:
+        robustness = robustness_scores(robust, pool, problem.stability, ln_km, valid, state.generation)
+        rewards = rewards + settings.robustness.weight * robustness
+    state.theta = nes_update(state.theta, eps, shape_rewards(rewards, nes.shaping), state.learning_rate, nes.sigma)
+    finite = lam[np.isfinite(lam)]
+    q = np.quantile(finite, [0.0, 0.1, 0.5, 0.9]) if finite.size else np.full(4, np.nan)
+    monitored = _monitor(state.theta, state.generation, settings, layout, problem, n_threads, device)
+    row = dict(zip(HISTORY_COLUMNS, (
+        state.generation + 1, valid.mean(), *monitored, rewards.max(), rewards.mean(), robustness.mean(), *q,
+        state.learning_rate, lam.size, time.perf_counter() - start)))
+    return row, lam
+
+
 def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layout: Layout, problem: TrainingProblem,
-             n_threads: int | None, device: str) -> float:
-    """Incidence of ``settings.nes.monitor_models`` fresh models of the generator (no dropout),
-    drawn with their own seed ``[seed, generation]`` so the training stream is untouched; NaN if 0."""
+             n_threads: int | None, device: str) -> tuple[float, float]:
+    """(incidence, median lambda_max in 1/h) of ``settings.nes.monitor_models`` fresh models of the
+    generator (no dropout), drawn with their own seed ``[seed, generation]`` so the training
+    stream is untouched; NaN if 0."""
     n = settings.nes.monitor_models
     if n == 0:
-        return float("nan")
+        return math.nan, math.nan
     seed = int(np.random.SeedSequence([settings.seed, generation]).generate_state(1)[0])
     rng = torch.Generator(device=device).manual_seed(seed)
     ln_km = generator_sample(theta, n, layout, settings.generator, problem, rng)
-    return float(evaluate_ln_km(problem, ln_km, settings.nes.threshold, n_threads, device).valid.mean())
+    result = evaluate_ln_km(problem, ln_km, settings.nes.threshold, n_threads, device)
+    finite = result.lambda_max[np.isfinite(result.lambda_max)]
+    return float(result.valid.mean()), float(np.median(finite)) if finite.size else math.nan
 
 
 def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, final_ln_km, final_lambda_max,

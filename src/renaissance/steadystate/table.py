@@ -141,6 +141,13 @@ def state_arrays(cm: CompiledModel, state: SteadyState, settings: UnitSettings =
     return StateArrays(np.log(x) + settings.log_concentration_scale, v * settings.flux_factor)
 
 
+def pool_turnover(cm: CompiledModel, arrays: StateArrays) -> np.ndarray:
+    """(n_var,) 1/h: the rate at which each balanced species' pool is turned over at the state,
+    w_i sum_k |S_ik v_k| / (2 x_i) (half the total in- and outflow over the pool; model time)."""
+    st = cm.structure
+    return st.weights * (np.abs(st.S) @ np.abs(arrays.v)) / (2 * arrays.x[: len(st.variables)])
+
+
 def displacement(cm: CompiledModel, ln_x: np.ndarray) -> np.ndarray:
     """ln(Gamma / Keq) = dG/RT of every reaction, shape (..., n_rxn); -inf for irreversible ones.
 
