@@ -305,3 +305,17 @@ def test_robustness_reward_at_the_showcase_state(tmp_path):
     two = train(settings, tmp_path / "two", n_threads=2)
     assert torch.equal(one.theta, two.theta)
     np.testing.assert_array_equal(one.history["robustness_mean"], two.history["robustness_mean"])
+
+
+def test_checkpoints_of_version_0_2_load_with_renamed_columns(tiny_run, tmp_path):
+    """0.2 wrote the children's incidence as history/incidence and had no generator_lambda_q50."""
+    run_dir, run = tiny_run
+    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k not in ("history/generator_lambda_q50", "history/robustness_mean")}
+    arrays["history/incidence"] = arrays.pop("history/children_incidence")
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez(old / "checkpoint.npz", **arrays)
+    state = load_checkpoint(old)
+    np.testing.assert_array_equal(state.history["children_incidence"], run.history["children_incidence"])
+    assert len(state.history["generator_lambda_q50"]) == 4 and np.isnan(state.history["generator_lambda_q50"]).all()
