@@ -124,8 +124,9 @@ def main() -> None:
           "(50 fresh models, no dropout; cross-entropy: its distribution after the same number of evaluations); "
           "final = 1,000 fresh models")
     print(f"{'method':>14} " + " ".join(f"{'g' + str(round(f * args.generations)):>6}" for f in fractions)
-          + f" | {'final':>20} {'median lambda':>13} {'Km sd':>6} {'time s':>7} {'models/s':>9} {'vs CE':>6}")
+          + f" | {'final':>20} {'median lambda':>13} {'Km sd':>6} {'time s':>7} {'vs default':>10} {'models/s':>9} {'vs CE':>6}")
     ce_rate = np.mean([r[4] for r in rows["cross-entropy"]]) if "cross-entropy" in rows else float("nan")
+    default_time = np.mean([r[3] for r in rows["default"]]) if "default" in rows else float("nan")
     for method, results in rows.items():
         history = np.array([r[0] for r in results])
         marks = [history[:, max(0, int(round(f * history.shape[1])) - 1)].mean() for f in fractions]
@@ -133,8 +134,9 @@ def main() -> None:
         print(f"{method:>14} " + " ".join(f"{100 * m:5.1f}%" for m in marks)
               + f" | {100 * finals.mean():5.1f}% ({100 * finals.min():5.1f}-{100 * finals.max():5.1f})"
               + f" {np.mean([r[5] for r in results]):13.2f} {np.mean([r[2] for r in results]):6.2f} {np.mean([r[3] for r in results]):7.1f}"
-              + f" {np.mean([r[4] for r in results]):9,.0f} {np.mean([r[4] for r in results]) / ce_rate:5.2f}x"
-              * bool(np.isfinite(ce_rate)))
+              + f" {np.mean([r[3] for r in results]) / default_time:9.2f}x"
+              + f" {np.mean([r[4] for r in results]):9,.0f}"
+              + f" {np.mean([r[4] for r in results]) / ce_rate:5.2f}x" * bool(np.isfinite(ce_rate)))
     print(f"\nrun directories and figures: {out}")
 
 

@@ -180,6 +180,12 @@ def group_deviations(result: ModelResult, problem: RobustnessProblem) -> dict[st
     return {name: np.where(failed | np.isnan(d), np.inf, d) for name, d in out.items()}
 
 
+def tolerance_quantile(deviations: np.ndarray, fraction: float) -> np.ndarray:
+    """(T,) the smallest tolerance at which ``fraction`` of the (runs, T) ``deviations`` are within it."""
+    k = max(int(math.ceil(fraction * len(deviations))) - 1, 0)
+    return np.sort(deviations, axis=0)[k]
+
+
 def returned(result: ModelResult, problem: RobustnessProblem, tolerance: float) -> dict[str, np.ndarray]:
     """Per group, (K, T) bool: every member back within ``tolerance`` (runs not ``ok``: False);
     group ``all``: every balanced species."""
@@ -250,12 +256,7 @@ class StudyResult:
     def tolerance_for(self, fraction: float) -> dict[str, np.ndarray]:
         """Per group, (T,) the smallest return tolerance at which ``fraction`` of the runs count as
         returned (+inf when more than 1 - fraction of them escaped or failed)."""
-        out = {}
-        for g, d in self.deviations().items():
-            ordered = np.sort(d, axis=0)
-            k = max(int(math.ceil(fraction * len(ordered))) - 1, 0)
-            out[g] = ordered[k]
-        return out
+        return {g: tolerance_quantile(d, fraction) for g, d in self.deviations().items()}
 
     def slowest_species(self, time_index: int = 0, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` species returned in the fewest runs at ``times_min[time_index]``: (species,
@@ -282,10 +283,9 @@ class StudyResult:
         """Per group, per check time: the return tolerance at which our fraction reaches the
         paper's (None where the paper gives no value)."""
         out = {}
-        for group in self.fractions():
+        for group, d in self.deviations().items():
             values = [paper_value(group, t) for t in self.settings.times_min]
-            out[group] = [None if p is None else float(self.tolerance_for(p / 100)[group][j])
-                          for j, p in enumerate(values)]
+            out[group] = [None if p is None else float(tolerance_quantile(d, p / 100)[j]) for j, p in enumerate(values)]
         return out
 
     def summary_csv(self) -> str:
