@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # robustness of 200 of its valid models (beside the paper's table) and grow 10 in the bioreactor
 demo: venv
 	$(BIN)/renaissance train --out runs/ecoli --force
-	$(BIN)/renaissance generate runs/ecoli --n 10000 --out runs/ecoli/population.h5
+	$(BIN)/renaissance generate runs/ecoli --n 10000 --out runs/ecoli/population.h5 --force
 	$(BIN)/renaissance robustness runs/ecoli/population.h5 --out runs/ecoli/robustness --max-models 200
 	$(BIN)/renaissance bioreactor runs/ecoli/population.h5 --out runs/ecoli/bioreactor --max-models 10
 

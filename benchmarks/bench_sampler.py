@@ -31,7 +31,8 @@ from threadpoolctl import threadpool_limits
 from renaissance.model import compile_model, load_model
 from renaissance.settings import UnitSettings
 from renaissance.steadystate import sampler as smp
-from renaissance.steadystate.tfa import TFASettings
+from renaissance.steadystate import problem as tfa
+from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 
 
 def _phase(poly, n: int, n_threads: int, burn_in: int, thinning: int, n_chains=None) -> tuple[float, float, str]:
@@ -64,7 +65,7 @@ def _hopsy(con: dict, obs: np.ndarray, offset: np.ndarray, n: int, burn_in: int,
     from PolyRound.mutable_classes.polytope import Polytope
 
     warnings.filterwarnings("ignore")
-    G, h = smp._inequalities(con["lo"], con["hi"], con["A_ub"], con["b_ub"])
+    G, h = tfa.inequalities(con["lo"], con["hi"], con["A_ub"], con["b_ub"])
     fixed = con["lo"] == con["hi"]
     E = np.vstack([con["A_eq"], np.eye(len(fixed))[fixed]])
     e = np.concatenate([con["b_eq"], con["lo"][fixed]])
@@ -98,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cm = compile_model(load_model(str(files("renaissance") / "data" / "ecoli_varma_curated.yaml")))
-    settings = TFASettings()
+    settings = read_constraints(ECOLI_CONSTRAINTS).without_measurements()  # the paper's set-up
     threads = args.threads or smp._cores()
     print(f"E. coli: {cm.n_reactions} reactions, {len(cm.species)} species; {args.n} states, {threads} threads")
 
@@ -111,7 +112,7 @@ def main() -> None:
     print(r.summary())
 
     # same polytopes, sampling phase only: rounded vs unrounded, vectorised vs one chain
-    p = smp._build(cm, settings, UnitSettings())
+    p = tfa.build_problem(cm, settings, UnitSettings())
     pattern = smp._patterns(p, 1, settings.time_limit)[0]
     unc = np.zeros(len(p.thermo))
     rxns, species = cm.structure.reactions, cm.species
@@ -130,7 +131,7 @@ def main() -> None:
         print(f"      vectorised 256 chains {many:.0f} chain-sweeps/s vs one chain {one:.0f}/s: {many / one:.0f}x")
 
     if args.hopsy:
-        con_v = smp._flux_constraints(p, pattern, settings)
+        con_v = tfa.flux_constraints(p, pattern, settings.flux_budget)
         vary = con_v["lo"] < con_v["hi"]
         con_x, P = smp._concentration_constraints(p, pattern, unc)
         obs_x = np.vstack([np.eye(P.shape[1]), P])

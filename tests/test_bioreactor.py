@@ -161,6 +161,15 @@ def test_cli_bioreactor(tmp_path):
     result = runner.invoke(app, args + ["--all-models", "--measured", str(tmp_path / "m.csv"), "--keep", "1"])
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "bio" / "timecourses.csv").read_text().splitlines()) == 1 + 2 * 3
+    timecourses = (tmp_path / "bio" / "timecourses.csv").read_text()
+    result = runner.invoke(app, args[:4] + ["--hours", "0.002"] + args[6:] + ["--all-models", "--resume"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (f"error: {tmp_path / 'bio'}: cannot resume: settings differ from the saved run (hours 0.001 -> 0.002, "
+            "times_h [0.0, 0.0005, 0.001] -> [0.0, 0.001, 0.002])") in result.output
+    assert (tmp_path / "bio" / "timecourses.csv").read_text() == timecourses
+    result = runner.invoke(app, args + ["--all-models", "--resume"])  # the same settings: nothing to run again
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "bio" / "timecourses.csv").read_text() == timecourses
     assert (tmp_path / "bio" / "fit.csv").read_text().startswith("rank,model,score\n1,")
     assert (tmp_path / "bio" / "bioreactor.png").exists()
     (tmp_path / "bad.h5").write_text("no")

@@ -79,8 +79,8 @@ def test_steady_state_command_writes_a_valid_state(tmp_path, ecoli_cm):
     assert report.min_margin >= 0.12 * 0.99 and report.worst_imbalance_relative < 1e-9
 
 
-def test_demo_runs_the_main_job():
-    result = runner.invoke(app, ["demo", "--n", "300", "--seed", "1"])
+def test_screen_counts_valid_random_km_sets():
+    result = runner.invoke(app, ["screen", "--n", "300", "--seed", "1"])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "reduced Jacobian 85x85" in text
@@ -113,3 +113,31 @@ def test_cycles_command_names_energy_generating_cycles():
     text = " ".join(result.output.split())
     assert "energy-generating cycles" in text and "CBL1tonex" in text
     assert "blocked by CBL1tonex (fixed_directions +1)" in text
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("name", sorted(cmd.name or cmd.callback.__name__ for cmd in app.registered_commands))
+def test_help_shows_every_text_verbatim(name):
+    """Each option's help and the command's description appear word for word: nothing (e.g. a
+    bracketed "[generator]") is eaten as markup, no gap is left where a word was, nothing is cut."""
+    import typer.main
+
+    command = typer.main.get_command(app).commands[name]
+    result = runner.invoke(app, [name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    shown = _words(result.output)
+    texts = [param.help for param in command.params if getattr(param, "help", None)] + [command.help]
+    for text in texts:
+        assert _words(text) in shown, f"{name}: {text!r} not shown as written"
+    assert not re.search(r"\(\s*[,)]|,\s*[,)]", shown), shown  # the gaps left by eaten words
+
+
+def test_main_help_names_the_main_job():
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    text = _words(result.output)
+    assert "The main job, `make demo`, trains" in text and "demo" not in text.replace("make demo", "")
+    # the short help of every command ends on a whole word, not inside "E. coli"
+    assert not re.search(r"\bE\.\s*$", result.output, flags=re.M)

@@ -11,6 +11,7 @@ import yaml
 
 from renaissance.errors import ConstraintsError, InfeasibleError
 from renaissance.steadystate.constraints import (
+    ECOLI_CONSTRAINTS,
     Constraints,
     Measurement,
     constraints_from_dict,
@@ -22,6 +23,22 @@ from renaissance.steadystate.constraints import (
 from renaissance.steadystate.tfa import TFASettings, find_steady_state
 
 SHIPPED = Path(str(files("renaissance") / "data" / "ecoli_constraints.yaml"))
+#: the reference E. coli set-up of the RENAISSANCE paper, written out: the shipped file without its
+#: measured concentrations must hold exactly this (these were the TFASettings defaults before the
+#: class defaults became model-neutral)
+PROTON = (10**-8.5, 1e-6)  # pH 6 .. 8.5
+REFERENCE = TFASettings(
+    growth_reaction="LMPD_biomass_c_1_420", growth_scaling=5e5, min_growth=0.26, fixed_fluxes={"ANTHtex": 0.14},
+    flux_bounds={"GLCtex": (0.0, 15.0), **{r: (-100.0, 0.0) for r in (
+        "ACALDtex", "ACtex", "AKGtex", "D-LACtex", "ETOHtex", "FORtex", "GLUtex", "MALtex", "PYRtex", "SUCCtex",
+        "PHEtex", "SERtex", "TYRtex")}},
+    default_flux_bound=100.0, concentration_bounds=(1e-7, 2e-2),
+    species_bounds={"h_c": PROTON, "h_p": PROTON, "h_e": PROTON, "glc_D_e": (1e-4, 0.055), "pi_e": (1e-4, 0.064),
+                    "nh4_e": (1e-4, 0.018), "o2_e": (1e-6, 2.5e-4)},
+    min_margin=0.12, dg_bounds={"ATPS4rpp": (-0.15, 0.15)},
+    fixed_directions={"COLIPAabctex": 1, "GLUabcpp": 1, "GLCabcpp": 1, "PIuabcpp": 1, "CBL1tonex": 1},
+    min_abs_flux=1e-6, flux_budget=2.0, weight_spread=1.0, time_limit=60.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +59,16 @@ def _minimal(**sections) -> dict:
 # --------------------------------------------------------------------------- shipped E. coli case
 
 
-def test_shipped_equals_defaults_apart_from_measured(shipped):
+def test_shipped_equals_reference_apart_from_measured(shipped):
     s, measured = shipped.settings, shipped.measured
     explicit = {sp: b for sp, b in s.species_bounds.items() if sp not in measured}
-    assert explicit == dict(TFASettings().species_bounds)
-    assert dataclasses.replace(s, species_bounds=explicit) == TFASettings()
+    assert explicit == dict(REFERENCE.species_bounds)
+    assert dataclasses.replace(s, species_bounds=explicit) == REFERENCE
+    assert shipped.without_measurements() == REFERENCE
+    for name in ("fixed_fluxes", "flux_bounds", "species_bounds", "fixed_directions"):  # same order too
+        assert list(getattr(shipped.without_measurements(), name)) == list(getattr(REFERENCE, name)), name
     assert load_constraints(SHIPPED) == s  # with or without the model
+    assert SHIPPED == ECOLI_CONSTRAINTS
 
 
 def test_shipped_measurements_are_cited_and_applied_within_twofold(shipped):
@@ -106,12 +127,13 @@ def test_measured_values_become_fold_bounds_and_explicit_bounds_win(tmp_path, ec
 
 def test_defaults_of_a_sparse_file(tmp_path):
     s = load_constraints(_write(tmp_path, {"growth": {"reaction": "BIOMASS"}}))
-    d = TFASettings()
+    d = TFASettings(growth_reaction="BIOMASS")
     assert (s.growth_reaction, s.growth_scaling, s.min_growth) == ("BIOMASS", 1.0, 0.0)
     assert not (s.fixed_fluxes or s.flux_bounds or s.species_bounds or s.dg_bounds or s.fixed_directions)
     for name in ("default_flux_bound", "concentration_bounds", "min_margin", "min_abs_flux", "flux_budget",
                  "weight_spread", "time_limit", "default_ln_keq_uncertainty"):
         assert getattr(s, name) == getattr(d, name), name
+    assert s == d  # the file's defaults are the class defaults
 
 
 def test_numbers_written_without_a_dot_are_accepted(tmp_path):
@@ -138,7 +160,8 @@ def test_round_trip_of_settings(tmp_path):
         fixed_directions={"D": -1}, min_abs_flux=1e-5, flux_budget=None, weight_spread=0.5, time_limit=5.0,
         ln_keq_uncertainty={"C": 0.3}, default_ln_keq_uncertainty=0.1,
     )
-    changed = {f.name for f in dataclasses.fields(TFASettings) if getattr(s, f.name) != getattr(TFASettings(), f.name)}
+    defaults = TFASettings(growth_reaction="LMPD_biomass_c_1_420")
+    changed = {f.name for f in dataclasses.fields(TFASettings) if getattr(s, f.name) != getattr(defaults, f.name)}
     assert changed == {f.name for f in dataclasses.fields(TFASettings)}
     path = tmp_path / "s.yaml"
     save_constraints(s, path)
@@ -151,8 +174,8 @@ def test_round_trip_of_the_shipped_file_keeps_measurements(tmp_path, shipped):
     save_constraints(shipped, path)
     again = read_constraints(path)
     assert again == shipped
-    save_constraints(TFASettings(), path)  # overwrite: atomic, no stray temporary files
-    assert load_constraints(path) == TFASettings()
+    save_constraints(REFERENCE, path)  # overwrite: atomic, no stray temporary files
+    assert load_constraints(path) == REFERENCE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.yaml"]
 
 

@@ -11,6 +11,7 @@ import pytest
 from renaissance.errors import InfeasibleError
 from renaissance.model import compile_model, model_from_dict
 from renaissance.steadystate.conflicts import Constraint, constraints_of, quickxplain, restrict
+from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 from renaissance.steadystate.cycles import (
     Cycle, allowed_directions, blocking, cycle_report, downhill_directions, internal_loops,
     keq_inconsistent_cycles, keq_residual,
@@ -19,9 +20,10 @@ from renaissance.steadystate.tfa import TFASettings, find_steady_state
 
 #: transporters that DESIGN.md section 3 says must keep their direction
 DESIGN_TRANSPORTERS = {"COLIPAabctex", "GLUabcpp", "GLCabcpp", "PIuabcpp", "CBL1tonex"}
-#: settings without the E. coli names, for the tiny models
-BARE = TFASettings(growth_reaction="R1", min_growth=0.0, fixed_fluxes={}, flux_bounds={}, species_bounds={},
-                   dg_bounds={}, fixed_directions={})
+#: the shipped E. coli constraints without the measured concentrations (the paper's reference set-up)
+ECOLI = read_constraints(ECOLI_CONSTRAINTS).without_measurements()
+#: settings without E. coli names, for the tiny models (growth scaling as these tests were written with)
+BARE = TFASettings(growth_reaction="R1", growth_scaling=5e5)
 
 
 def _balance(cm, cycle: Cycle) -> np.ndarray:
@@ -125,11 +127,11 @@ def test_ecoli_design_transporters_backward_close_energy_generating_cycles(ecoli
     # DESIGN.md section 3: run backward, each of these transporters closes an energy-generating loop
     (cycle,) = keq_inconsistent_cycles(ecoli_cm, max_cycles=1, through={transporter: -1})
     assert cycle.coefficients[transporter] < 0 and cycle.ln_keq_sum > 0.5
-    assert transporter in blocking(cycle, ecoli_cm, TFASettings())
+    assert transporter in blocking(cycle, ecoli_cm, ECOLI)
 
 
 def test_ecoli_design_directions_block_the_transporter_cycles(ecoli_cm, ecoli_cycles):
-    settings = TFASettings()
+    settings = ECOLI
     blocked = [blocking(c, ecoli_cm, settings) for c in ecoli_cycles]
     assert set().union(*blocked) <= DESIGN_TRANSPORTERS  # only the fixed directions block anything here
     assert all(why == "fixed_directions +1" for b in blocked for why in b.values())
@@ -148,7 +150,7 @@ def test_ecoli_design_directions_block_the_transporter_cycles(ecoli_cm, ecoli_cy
 def test_ecoli_states_run_no_energy_generating_cycle(ecoli_cm, fixture_state):
     # neither the shared fixture state nor a TFA state with the shipped settings has every step
     # of some energy-generating cycle downhill
-    for state in (fixture_state, find_steady_state(ecoli_cm, TFASettings(), seed=0)):
+    for state in (fixture_state, find_steady_state(ecoli_cm, ECOLI, seed=0)):
         ln_x = np.log([state.concentrations[s] for s in ecoli_cm.species])
         assert keq_inconsistent_cycles(ecoli_cm, directions=downhill_directions(ecoli_cm, ln_x)) == []
     # ... which is not automatic: with ME1 reversed the fixture state would run -ME1 + ME2 + NADTRHD
@@ -160,13 +162,13 @@ def test_ecoli_states_run_no_energy_generating_cycle(ecoli_cm, fixture_state):
 
 
 def test_ecoli_internal_loops(ecoli_cm):
-    loops = internal_loops(ecoli_cm, TFASettings(), max_loops=4, max_consistent=1)
+    loops = internal_loops(ecoli_cm, ECOLI, max_loops=4, max_consistent=1)
     kinds = [lp.kind for lp in loops]
     assert kinds.count("keq_less") == 4 and kinds.count("energy_generating") == 4
     for lp in loops:
         if lp.kind == "keq_less":
             assert lp.cycle.keq_less == ("ATPM",)  # the only Keq-less reaction that closes a loop
-    imposed = allowed_directions(ecoli_cm, TFASettings())
+    imposed = allowed_directions(ecoli_cm, ECOLI)
     assert imposed["GLCtex"] == (1, "flux_bounds [0, 15]")
     assert imposed["ANTHtex"][0] == 0 and imposed["ATPM"] == (1, "irreversible")
     assert imposed["CBL1tonex"] == (1, "fixed_directions +1")
@@ -187,7 +189,7 @@ def test_quickxplain_finds_the_minimal_subset():
 
 
 def test_restrict_only_relaxes():
-    s = TFASettings(flux_bounds={"GLCtex": (0.0, 500.0), "ACtex": (-100.0, 0.0)}, fixed_fluxes={"ANTHtex": 150.0})
+    s = replace(ECOLI, flux_bounds={"GLCtex": (0.0, 500.0), "ACtex": (-100.0, 0.0)}, fixed_fluxes={"ANTHtex": 150.0})
     r = restrict(s, [])
     assert r.min_growth == 0 and not r.fixed_fluxes and not r.fixed_directions and not r.dg_bounds
     assert r.flux_bounds["GLCtex"] == (-100.0, 500.0)  # hull with the default bound, never tighter
@@ -199,7 +201,7 @@ def test_restrict_only_relaxes():
 
 def test_infeasible_growth_names_growth_and_glucose(ecoli_cm):
     with pytest.raises(InfeasibleError) as info:
-        find_steady_state(ecoli_cm, TFASettings(min_growth=1e6))
+        find_steady_state(ecoli_cm, replace(ECOLI, min_growth=1e6))
     message = str(info.value)
     # growth alone is infeasible with the core (|v| <= 100 everywhere); the hint names the glucose bound
     assert "min_growth = 1e+06 1/h [growth] is infeasible on its own" in message
@@ -209,7 +211,7 @@ def test_infeasible_growth_names_growth_and_glucose(ecoli_cm):
 
 def test_contradictory_direction_and_dg_bound_are_both_named(ecoli_cm):
     with pytest.raises(InfeasibleError) as info:
-        find_steady_state(ecoli_cm, TFASettings(fixed_directions={"PGI": -1}, dg_bounds={"PGI": (-10.0, -1.0)}))
+        find_steady_state(ecoli_cm, replace(ECOLI, fixed_directions={"PGI": -1}, dg_bounds={"PGI": (-10.0, -1.0)}))
     message = str(info.value)
     assert "these constraints are infeasible together: dG/RT(PGI) in [-10, -1] [dg_bounds]; " \
            "fixed direction PGI backward (-1) [fixed_directions]" in message
@@ -218,8 +220,8 @@ def test_contradictory_direction_and_dg_bound_are_both_named(ecoli_cm):
 
 
 def test_conflict_members_are_individual(ecoli_cm):
-    settings = TFASettings(flux_bounds={**TFASettings().flux_bounds, "PGI": (-100.0, -1.0)},
-                           fixed_directions={**TFASettings().fixed_directions, "PGI": 1})
+    settings = replace(ECOLI, flux_bounds={**ECOLI.flux_bounds, "PGI": (-100.0, -1.0)},
+                       fixed_directions={**ECOLI.fixed_directions, "PGI": 1})
     with pytest.raises(InfeasibleError) as info:
         find_steady_state(ecoli_cm, settings)
     message = str(info.value).split("Active:")[0]

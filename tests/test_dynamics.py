@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from renaissance.dynamics.integrate import IntegrationSettings, integrate
 from renaissance.dynamics.perturb import perturb_conserving
+from renaissance.dynamics.resumable import ResumeError
 from renaissance.dynamics.robustness import (RobustnessSettings, returned, robustness_problem, robustness_study, run_model,
                                             study_report)
 from renaissance.dynamics.system import cell_ode
@@ -187,6 +189,31 @@ def test_settings_and_problem_errors(ecoli_cm, fixture_state):
     assert math.isfinite(RobustnessSettings().tolerance)
 
 
+def test_resume_with_other_settings_is_refused_and_leaves_the_table(ecoli_dynamics, tmp_path):
+    problem, km, vmax, _ = ecoli_dynamics
+    settings = RobustnessSettings(perturbation=0.5)
+    robustness_study(problem, km, vmax, settings, tmp_path, models=[21], n_workers=1)
+    runs, saved = (tmp_path / "runs.csv").read_text(), (tmp_path / "runs.settings.json").read_text()
+    assert '"seed": 0' in saved and '"times_min": [' in saved
+    changed = RobustnessSettings(perturbation=0.2, seed=1)
+    with pytest.raises(ResumeError) as info:
+        robustness_study(problem, km, vmax, changed, tmp_path, models=[21, 22], resume=True, n_workers=1)
+    assert str(info.value) == (f"{tmp_path}: cannot resume: settings differ from the saved run "
+                               "(perturbation 0.5 -> 0.2, seed 0 -> 1); run without --resume to start again")
+    with pytest.raises(ResumeError, match=r"times_min \[24.0, 34.0\] -> \[24.0\]"):
+        robustness_study(problem, km, vmax, RobustnessSettings(times_min=(24,)), tmp_path, models=[21], resume=True)
+    # models of another steady state (e.g. another run's population) are refused as well
+    other_state = dataclasses.replace(problem, ln_x=problem.ln_x + 1e-9)
+    with pytest.raises(ResumeError, match=r"steady_state [0-9a-f]{16} -> [0-9a-f]{16}\)"):
+        robustness_study(other_state, km, vmax, settings, tmp_path, models=[21], resume=True)
+    assert (tmp_path / "runs.csv").read_text() == runs and (tmp_path / "runs.settings.json").read_text() == saved
+    seen = []  # the same settings resume; a table without saved settings (older versions) too
+    (tmp_path / "runs.settings.json").unlink()
+    robustness_study(problem, km, vmax, settings, tmp_path, models=[21], resume=True, on_model=seen.append)
+    assert seen == [] and (tmp_path / "runs.csv").read_text() == runs
+    assert (tmp_path / "runs.settings.json").read_text() == saved
+
+
 def test_cli_robustness(tmp_path):
     from renaissance.cli import app
 
@@ -204,7 +231,16 @@ def test_cli_robustness(tmp_path):
                                  "--all-models", "--perturbation", "0.01", "--workers", "1", "--plot", "atp_c"])
     assert result.exit_code == 0, result.output
     assert "cytosolic" in result.output and (tmp_path / "rob" / "trajectories.png").exists()
+    # under the table, in words: the species last to return, with pool size and turnover
+    text = " ".join(result.output.split())
+    assert "last to return at 24 min (share of runs back within 1%):" in text and "turnover" in text
     assert len((tmp_path / "rob" / "runs.csv").read_text().splitlines()) == 1 + 3 * 2
+    runs = (tmp_path / "rob" / "runs.csv").read_text()
+    result = runner.invoke(app, ["robustness", str(tmp_path / "pop.h5"), "--out", str(tmp_path / "rob"), "--all-models",
+                                 "--perturbation", "0.01", "--workers", "1", "--resume", "--seed", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"error: {tmp_path / 'rob'}: cannot resume: settings differ from the saved run (seed 0 -> 1)" in result.output
+    assert (tmp_path / "rob" / "runs.csv").read_text() == runs
     (tmp_path / "bad.h5").write_text("no")
     result = runner.invoke(app, ["robustness", str(tmp_path / "bad.h5")])
     assert result.exit_code == 1 and "bad.h5" in result.output

@@ -18,9 +18,11 @@ from renaissance.analysis.ranges import auc_below, best_threshold, separating_ra
 from renaissance.analysis.report import constrain
 from renaissance.analysis.search import SearchSettings
 from renaissance.cli import app
+from renaissance.dynamics.resumable import ResumeError
 from renaissance.errors import RenaissanceError
-from renaissance.generator.settings import ConfigError
+from renaissance.config import ConfigError
 from renaissance.steadystate import SteadyState, TFASettings, read_steady_state
+from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 
 from .conftest import FIXTURES
 
@@ -80,8 +82,11 @@ def test_resume_after_interruption_gives_the_same_table(ecoli_cm, fixture_state,
     path.write_text("".join(lines[:2]) + lines[2][:20])  # killed while writing state 1
     with pytest.raises(RenaissanceError, match="resume"):
         landscape_study(ecoli_cm, states, CHEAP, tmp_path / "cut", n_workers=0)
-    with pytest.raises(RenaissanceError, match="other settings"):
+    cut_table = path.read_text()
+    with pytest.raises(ResumeError, match=r"cut: cannot resume: settings differ from the saved run \(seed 0 -> 1\); "
+                                          "use another directory$"):
         landscape_study(ecoli_cm, states, dataclasses.replace(CHEAP, seed=1), tmp_path / "cut", n_workers=0, resume=True)
+    assert path.read_text() == cut_table  # refused before anything was read back or rewritten
     seen = []
     resumed = landscape_study(ecoli_cm, states, CHEAP, tmp_path / "cut", n_workers=0, resume=True,
                               on_state=lambda row: seen.append(row["state"]))
@@ -145,7 +150,7 @@ def test_separating_ranges_find_a_planted_threshold():
     assert ranking[0].auc == 0.0 and 2.9 < ranking[0].threshold < 3.1
     assert ranking[0].describe().startswith("turnover of slowest pool above 2.99 1/h")
     with pytest.raises(ValueError, match="cannot be imposed"):
-        constrain(TFASettings(), [ranking[0]])
+        constrain(TFASettings(growth_reaction="R"), [ranking[0]])
 
 
 def test_auc_and_threshold_on_hand_values():
@@ -173,7 +178,7 @@ def test_polar_map_and_neighbourhoods():
 
 
 def test_constrain_imposes_ranges_and_their_complements():
-    base = TFASettings()
+    base = read_constraints(ECOLI_CONSTRAINTS).without_measurements()
     ranking = separating_ranges(_matrix(np.log(np.c_[np.linspace(1e-4, 1e-2, 50)]), np.zeros((50, 0))),
                                 np.arange(50) < 20)
     s = ranking[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ from renaissance.errors import SteadyStateError
 from renaissance.model import compile_model, model_from_dict
 from renaissance.settings import UnitSettings
 from renaissance.steadystate import displacement, state_arrays, validate_steady_state
+from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 from renaissance.steadystate.sampler import sample_steady_states
 from renaissance.steadystate.samples_io import read_sample_state, read_samples, write_samples
 from renaissance.steadystate.tfa import TFASettings
 
-SETTINGS = TFASettings()
+#: the shipped E. coli constraints without the measured concentrations (the paper's reference set-up)
+SETTINGS = read_constraints(ECOLI_CONSTRAINTS).without_measurements()
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,36 @@ def test_ecoli_report(ecoli_cm, ecoli_sample):
     assert len(q) == len(report.quantile_levels) == 7 and list(q) == sorted(q)
     assert -0.15 - 1e-9 <= q[0] and q[-1] <= -0.12 + 1e-9  # dg_bounds and margin
     assert "ATPS4rpp" in report.summary()
+
+
+def test_summary_says_which_checks_hold(ecoli_sample):
+    report = ecoli_sample.report
+    lines = report.summary().splitlines()
+    header = [i for i, line in enumerate(lines) if line.startswith("checks over every state")]
+    assert len(header) == 1
+    assert "second law: every reaction with flux runs downhill, |dG/RT| >= margin" in lines[header[0]]
+    checks = {line[2:16].strip(): line for line in lines[header[0] + 1:header[0] + 6]}
+    assert list(checks) == ["mass balance", "flux bounds", "ln x bounds", "second law", "dG bounds"]
+    assert report.ok and all(report.checks.values())
+    for line in checks.values():
+        assert line[16:27] == "satisfied  " and "violated" not in line and line.endswith(", tolerance 1e-09)"), line
+    assert f"(worst {report.max_imbalance_relative:.2g} relative, tolerance 1e-09)" in checks["mass balance"]
+    # the second law is worded by its sign: negative = every reaction keeps the margin with room to spare
+    spare = -report.max_second_law_violation
+    assert spare > 0
+    assert checks["second law"].endswith(f"(margin kept with {spare:.2g} dG/RT to spare, tolerance 1e-09)")
+
+    # past the tolerance a check reads "violated", the others still "satisfied"
+    bad = replace(report, max_second_law_violation=0.003, max_flux_bound_violation=2e-9)
+    assert not bad.ok and bad.checks == {"mass balance": True, "flux bounds": False, "ln x bounds": True,
+                                         "second law": False, "dG bounds": True}
+    text = bad.summary().splitlines()
+    assert "  second law    violated   (margin missed by 0.003 dG/RT, tolerance 1e-09)" in text
+    assert "  flux bounds   violated   (worst 2e-09 mmol/gDW/h outside, tolerance 1e-09)" in text
+    assert "  ln x bounds   satisfied  (worst 0 ln(mol/L) outside, tolerance 1e-09)" in text
+    # within the tolerance is satisfied, even when the margin is missed by a rounding error
+    assert replace(report, max_second_law_violation=5e-10).checks["second law"]
+    assert "no reversible reaction carries flux" in replace(report, max_second_law_violation=-math.inf).summary()
 
 
 def _parallel_routes_model():
@@ -205,7 +238,7 @@ def test_bad_sample_files(tmp_path, ecoli_sample):
 
 
 def test_ln_keq_uncertainty(ecoli_cm, tmp_path):
-    settings = TFASettings(default_ln_keq_uncertainty=0.5)
+    settings = replace(SETTINGS, default_ln_keq_uncertainty=0.5)
     sample = sample_steady_states(ecoli_cm, settings, n=30, seed=0)
     assert sample.ln_keq is not None and len(sample.varied_keq) > 100
     index = [ecoli_cm.structure.reactions.index(r) for r in sample.varied_keq]
@@ -222,14 +255,14 @@ def test_ln_keq_uncertainty(ecoli_cm, tmp_path):
 
 def test_arguments_are_checked(ecoli_cm):
     with pytest.raises(ValueError, match="n == 0, must be an int >= 1"):
-        sample_steady_states(ecoli_cm, n=0)
+        sample_steady_states(ecoli_cm, SETTINGS, n=0)
     with pytest.raises(ValueError, match="thinning"):
-        sample_steady_states(ecoli_cm, n=10, thinning=0)
+        sample_steady_states(ecoli_cm, SETTINGS, n=10, thinning=0)
     with pytest.raises(ValueError, match="ln_keq_uncertainty: unknown reactions"):
-        sample_steady_states(ecoli_cm, TFASettings(ln_keq_uncertainty={"NOPE": 1.0}), n=10)
+        sample_steady_states(ecoli_cm, replace(SETTINGS, ln_keq_uncertainty={"NOPE": 1.0}), n=10)
 
 
 def test_progress_advances_sum_to_n(ecoli_cm):
     advances = []
-    sample_steady_states(ecoli_cm, n=20, seed=0, burn_in=5, thinning=2, progress=advances.append)
+    sample_steady_states(ecoli_cm, SETTINGS, n=20, seed=0, burn_in=5, thinning=2, progress=advances.append)
     assert sum(advances) == 20 and all(a > 0 for a in advances)

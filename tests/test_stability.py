@@ -231,3 +231,14 @@ def test_threads_do_not_change_results(ecoli_problem):
     one = evaluate_stability(ecoli_problem, km, n_threads=1, chunk_size=300)
     two = evaluate_stability(ecoli_problem, km, n_threads=2, chunk_size=37)
     np.testing.assert_array_equal(one.lambda_max, two.lambda_max)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"mode": "fast"}, r"^mode == 'fast', must be one of \['decide', 'exact'\]$"),
+    ({"backend": "jax"}, r"^backend == 'jax', must be one of \['numpy', 'torch'\]$"),
+    ({"km": np.ones(384)}, r"^km has shape \(384,\), expected \(B, 384\)$"),
+    ({"km": np.ones((2, 3))}, r"^km has shape \(2, 3\), expected \(B, 384\)$"),
+])
+def test_bad_arguments_are_one_clear_error(ecoli_problem, options, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_stability(ecoli_problem, **{"km": np.ones((1, 384)), **options})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,9 +12,11 @@ from renaissance.errors import InfeasibleError
 from renaissance.settings import UnitSettings
 from renaissance.stability import evaluate_stability, prepare_stability
 from renaissance.steadystate import displacement, state_arrays, validate_steady_state
+from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 from renaissance.steadystate.tfa import TFASettings, find_steady_state
 
-SETTINGS = TFASettings()
+#: the shipped E. coli constraints without the measured concentrations (the paper's reference set-up)
+SETTINGS = read_constraints(ECOLI_CONSTRAINTS).without_measurements()
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +114,7 @@ def test_seed_reproducible(cm, state):
 
 def test_infeasible_growth_is_named(cm):
     with pytest.raises(InfeasibleError, match="growth") as info:
-        find_steady_state(cm, TFASettings(min_growth=1e6))
+        find_steady_state(cm, replace(SETTINGS, min_growth=1e6))
     message = str(info.value)
     assert "min_growth = 1e+06" in message
     assert "ANTHtex = 0.14" in message  # active fixed fluxes are listed
@@ -119,7 +122,7 @@ def test_infeasible_growth_is_named(cm):
 
 def test_contradictory_direction_is_named(cm):
     with pytest.raises(InfeasibleError, match="fixed_directions") as info:
-        find_steady_state(cm, TFASettings(fixed_directions={"GLCtex": -1}))
+        find_steady_state(cm, replace(SETTINGS, fixed_directions={"GLCtex": -1}))
     assert "GLCtex" in str(info.value)
 
 
@@ -133,14 +136,24 @@ def test_contradictory_direction_is_named(cm):
 ])
 def test_settings_rejected(kwargs):
     with pytest.raises(ValueError):
-        TFASettings(**kwargs)
+        replace(SETTINGS, **kwargs)
 
 
 def test_unknown_names_rejected(cm):
     with pytest.raises(ValueError, match="NOPE"):
-        find_steady_state(cm, TFASettings(fixed_fluxes={"NOPE": 1.0}))
+        find_steady_state(cm, replace(SETTINGS, fixed_fluxes={"NOPE": 1.0}))
     with pytest.raises(ValueError, match="nope_c"):
-        find_steady_state(cm, TFASettings(species_bounds={"nope_c": (1e-6, 1e-3)}))
+        find_steady_state(cm, replace(SETTINGS, species_bounds={"nope_c": (1e-6, 1e-3)}))
+
+
+def test_defaults_are_model_neutral():
+    # the E. coli choices live in the shipped constraints file, not in the class
+    s = TFASettings(growth_reaction="R")
+    assert not (s.fixed_fluxes or s.flux_bounds or s.species_bounds or s.dg_bounds or s.fixed_directions
+                or s.ln_keq_uncertainty)
+    assert (s.growth_scaling, s.min_growth) == (1.0, 0.0)
+    with pytest.raises(TypeError, match="growth_reaction"):
+        TFASettings()
 
 
 def test_settings_mappings_are_read_only():

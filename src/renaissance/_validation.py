@@ -30,3 +30,27 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} == {value!r}, must be one of {sorted(choices)}")
     return value
+
+
+def check_interval(value, name: str, *, positive: bool = False, finite: bool = True) -> tuple[float, float]:
+    """``value`` as a pair of floats (lo, hi) with lo <= hi, neither NaN.
+
+    ``finite``: both ends finite (else +-inf allowed); ``positive``: lo > 0.
+    """
+    try:
+        lo, hi = (float(b) for b in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} == {value!r}, must be a pair (lo, hi)") from None
+    if math.isnan(lo) or math.isnan(hi) or lo > hi or (finite and not (math.isfinite(lo) and math.isfinite(hi))):
+        raise ValueError(f"{name} == {value!r}, must satisfy lo <= hi{' (finite)' if finite else ''}")
+    if positive and lo <= 0:
+        raise ValueError(f"{name} == {value!r}, must have lo > 0")
+    return lo, hi
+
+
+def check_shape(value, name: str, shape: tuple) -> None:
+    """``value`` (an array) has ``len(shape)`` axes; an int in ``shape`` fixes that axis' length,
+    a name (str, e.g. "B") leaves it free. Message: ``"<name> has shape (3,), expected (B, 384)"``."""
+    actual = tuple(value.shape)
+    if len(actual) != len(shape) or any(isinstance(n, int) and a != n for a, n in zip(actual, shape)):
+        raise ValueError(f"{name} has shape {actual}, expected ({', '.join(str(n) for n in shape)})")

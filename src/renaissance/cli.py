@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from enum import Enum
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,16 +14,18 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
-from .errors import RenaissanceError
+from .errors import RenaissanceError, os_error_message
+from .shipped import ECOLI_BIOREACTOR, ECOLI_CONSTRAINTS, ECOLI_MODEL as ECOLI
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# help texts are plain text: Rich markup would eat bracketed words such as "[generator]"
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"max_content_width": 100})
 console = Console()
 err_console = Console(stderr=True)
 
-ECOLI = Path(str(files("renaissance") / "data" / "ecoli_varma_curated.yaml"))
-ECOLI_CONSTRAINTS = Path(str(files("renaissance") / "data" / "ecoli_constraints.yaml"))
 
 ModelOption = Annotated[Path, typer.Option("--model", "-m", help="SKiMpy YAML model (default: shipped E. coli).")]
 ConstraintsOption = Annotated[Path, typer.Option(
@@ -42,6 +44,7 @@ class DType(str, Enum):
 
 
 BackendOption = Annotated[Backend, typer.Option(help="Array backend (float64 either way).")]
+ForceOption = Annotated[bool, typer.Option(help="Replace --out if it exists.")]
 ThreadsOption = Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).")]
 
 
@@ -55,15 +58,25 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
 ) -> None:
-    """Kinetic models of metabolism with fast, stable dynamics (RENAISSANCE)."""
+    """Kinetic models of metabolism with fast, stable dynamics (RENAISSANCE).
+
+    The main job, `make demo`, trains the generator on the shipped E. coli model (train),
+    emits a population (generate), tests its robustness (robustness) and grows models in the
+    bioreactor (bioreactor). Every command prints one line naming the file and the problem on
+    bad input, exit code 1."""
 
 
 def _guard(run):
-    """Run ``run()``; a RenaissanceError becomes one red line and exit code 1."""
+    """Run ``run()``; an error of the input (RenaissanceError, a settings check's ValueError) or
+    of the file system (OSError: the file and its problem) becomes one red line and exit code 1.
+    RENAISSANCE_TRACEBACK=1 shows the traceback instead."""
     try:
         return run()
-    except RenaissanceError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    except (RenaissanceError, OSError, ValueError) as exc:
+        if os.environ.get("RENAISSANCE_TRACEBACK"):
+            raise
+        message = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
+        err_console.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 
@@ -120,15 +133,17 @@ def stability(
     backend: BackendOption = Backend.numpy,
     device: Annotated[str, typer.Option(help="torch device, e.g. cuda.")] = "cpu",
     threads: ThreadsOption = None,
+    force: ForceOption = False,
 ) -> None:
     """lambda_max and validity of every Km set at a steady state."""
     from .model import compile_model, load_model
-    from ._files import write_text_atomic
+    from ._files import output_path, write_text_atomic
     from .stability import prepare_stability
     from .stability.km import read_km_table
     from .steadystate import read_steady_state, validate_steady_state
 
     def run():
+        output_path(out, force=force)
         cm = compile_model(load_model(model))
         state = read_steady_state(steady_state)
         validate_steady_state(cm, state)
@@ -258,7 +273,7 @@ def cycles(
 
 
 @app.command()
-def demo(
+def screen(
     n: Annotated[int, typer.Option(help="Number of random Km sets.")] = 10_000,
     states: Annotated[int, typer.Option(help="Number of steady states to sample.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -267,8 +282,11 @@ def demo(
     threshold: ThresholdOption = -2.5,
     threads: ThreadsOption = None,
 ) -> None:
-    """The main job: shipped E. coli model -> sampled steady states -> n random Km sets at one of
-    them -> how many are valid, how fast."""
+    """Screen random Km sets without training: how many are valid at a sampled state, how fast.
+
+    Samples steady states of the model under the constraints, draws n log-uniform Km sets and
+    evaluates them at the first state with both stability methods. Not the main job: that is
+    `make demo` (train, generate, robustness, bioreactor)."""
     from .model import compile_model, load_model
     from .stability import prepare_stability
     from .stability.km import sample_log_uniform_km
@@ -301,6 +319,17 @@ def demo(
     _guard(run)
 
 
+def _print_generation(row: dict) -> None:
+    """One line per NES generation: the generator's own models first, then the children's."""
+    robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
+    console.print(
+        f"gen {int(row['generation']):3d}  generator: valid {100 * row['generator_incidence']:5.1f}%, "
+        f"median lambda_max {row['generator_lambda_q50']:.3g} 1/h  |  children (dropout): valid "
+        f"{100 * row['children_incidence']:5.1f}%, lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/"
+        f"{row['lambda_q50']:.3g}/{row['lambda_q90']:.3g}  reward best {row['reward_best']:.3f} mean "
+        f"{row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def train(
     config: Annotated[Optional[Path], typer.Option(help="Training TOML (default: shipped E. coli config).")] = None,
@@ -326,47 +355,20 @@ def train(
 ) -> None:
     """Train a generator by NES until its Km sets give lambda_max <= threshold; a line per generation."""
     from .generator.plots import plot_runs
-    from .generator.settings import load_settings, settings_from_dict, settings_to_dict, shipped_state
-    from .generator.training import CONFIG, train as train_run
-
-    def line(row: dict) -> None:
-        robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
-        console.print(
-            f"gen {int(row['generation']):3d}  generator: valid {100 * row['generator_incidence']:5.1f}%, "
-            f"median lambda_max {row['generator_lambda_q50']:.3g} 1/h  |  children (dropout): valid "
-            f"{100 * row['children_incidence']:5.1f}%, lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/"
-            f"{row['lambda_q50']:.3g}/{row['lambda_q90']:.3g}  reward best {row['reward_best']:.3f} mean "
-            f"{row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
+    from .generator.settings import configured_settings, settings_from_dict, settings_to_dict
+    from .generator.training import CONFIG, runs_to_resume, train as train_run
 
     def run():
+        overrides = {"--config": config, "--preset": preset, "--seed": seed, "--generations": generations,
+                     "--state": state, "--target": target, "--reward": reward, "--robustness-models": robustness_models}
         if resume:
-            given = [name for name, value in (("--config", config), ("--preset", preset), ("--seed", seed),
-                                              ("--generations", generations), ("--state", state), ("--target", target),
-                                              ("--reward", reward), ("--robustness-models", robustness_models))
-                     if value is not None]
+            given = [name for name, value in overrides.items() if value is not None]
             if given:
                 raise RenaissanceError(f"--resume continues {out} as configured in its {CONFIG}; drop {', '.join(given)}")
-            run_dirs = [out] if (out / CONFIG).exists() else sorted(out.glob("seed_*"))
-            if not run_dirs:
-                raise RenaissanceError(f"{out}: no training run to resume (no {CONFIG})")
-            base = None
+            run_dirs, base = runs_to_resume(out), None
         else:
-            data = settings_to_dict(load_settings(config))
-            for key, value in (("preset", preset), ("seed", seed)):
-                if value is not None:
-                    data[key] = value
-            if preset is not None:  # the preset's generator/NES values replace the config's tables
-                data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
-                data["nes"] = {}
-            for key, value in (("generations", generations), ("target_lambda", target), ("reward", reward)):
-                if value is not None:
-                    data["nes"][key] = value
-            if robustness_models is not None:
-                data["robustness"]["models_per_child"] = robustness_models
-            if state is not None:
-                data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
-                                   "steady_state": str(shipped_state(state))}
-            base = settings_from_dict(data, source=str(config or "shipped config"))
+            base = configured_settings(config, preset=preset, seed=seed, generations=generations, target_lambda=target,
+                                       reward=reward, robustness_models=robustness_models, state=state)
             run_dirs = [out] if repeats == 1 else [out / f"seed_{base.seed + k}" for k in range(repeats)]
         results = []
         for k, run_dir in enumerate(run_dirs):
@@ -374,7 +376,7 @@ def train(
             console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
             start = time.perf_counter()
             result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
-                               on_generation=line)
+                               on_generation=_print_generation)
             console.print(result.summary(), highlight=False, soft_wrap=True)
             console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
             results.append(result)
@@ -397,11 +399,14 @@ def generate(
         help="Dense-layer compute type: float32 or bfloat16 (faster on AMX CPUs; default: the run's).")] = None,
     threads: ThreadsOption = None,
     device: Annotated[str, typer.Option(help="torch device (cpu, cuda).")] = "cpu",
+    force: ForceOption = False,
 ) -> None:
     """Emit Km sets from a trained generator, with back-calculated Vmax and lambda_max, into HDF5."""
+    from ._files import output_path
     from .generator.population import generate_population
 
     def run():
+        output_path(out, force=force)
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("generating models", total=n)
             report = generate_population(run_dir, n, out, seed=seed, valid_only=valid_only, stability=stability,
@@ -433,14 +438,17 @@ def robustness(
     method: Annotated[str, typer.Option(help="Integrator: LSODA, BDF or Radau.")] = "LSODA",
     seed: Annotated[int, typer.Option(help="Seed of the perturbations.")] = 0,
     workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
-    resume: Annotated[bool, typer.Option(help="Keep the finished models in --out and run the rest.")] = False,
-    plot: Annotated[str, typer.Option(help="Species to plot (comma separated; empty: none).")] = "nadh_c,atp_c,gln_L_c",
+    resume: Annotated[bool, typer.Option(
+        help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
+    plot: Annotated[Optional[str], typer.Option(help=(
+        "Species to plot, comma separated (default: nadh_c,atp_c,gln_L_c when the model has them, else the 3 "
+        "species last to return; empty: none)."))] = None,
     plot_models: Annotated[int, typer.Option(help="Models in the trajectory plot.")] = 5,
 ) -> None:
     """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
     from .dynamics.integrate import IntegrationSettings
-    from .dynamics.plots import plot_trajectories
-    from .dynamics.robustness import RobustnessSettings, paper_value, robustness_problem, robustness_study, study_report
+    from .dynamics.plots import check_plot_species, default_plot_species, plot_trajectories
+    from .dynamics.robustness import RobustnessSettings, robustness_problem, robustness_study, study_report
     from .generator.population import read_population
     from .generator.training import load_problem
 
@@ -453,37 +461,24 @@ def robustness(
         except ValueError as exc:
             raise RenaissanceError(f"robustness settings: {exc}") from None
         pop = read_population(population)
-        rows = np.arange(len(pop)) if all_models else np.flatnonzero(pop.valid)
-        rows = rows[:max_models] if max_models is not None else rows
-        if not len(rows):
-            raise RenaissanceError(f"{population}: no {'' if all_models else 'valid '}models to test")
+        rows = pop.rows(all_models=all_models, max_models=max_models)
         run_settings = pop.settings
         problem_data = load_problem(run_settings.problem)
         problem = robustness_problem(problem_data.cm, problem_data.state, run_settings.problem.units)
+        species = None if plot is None else [s for s in plot.split(",") if s]
+        check_plot_species(problem, species or [])
         start = time.perf_counter()
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("integrating models", total=len(rows))
             study = robustness_study(problem, pop.km[rows], pop.vmax[rows], settings, out, models=rows, resume=resume,
                                      n_workers=workers, on_model=lambda _: progress.advance(task))
         elapsed = time.perf_counter() - start
-        table = Table(title=f"returned within {100 * tolerance:g}% of the steady state ({len(rows)} models x "
-                            f"{n_perturbations} perturbation(s) of +-{100 * perturbation:g}%)")
-        table.add_column("group")
-        for t in settings.times_min:
-            table.add_column(f"{t:g} min", justify="right")
-            table.add_column("paper", justify="right")
-        for group, values in study.fractions().items():
-            cells = []
-            for t, value in zip(settings.times_min, values):
-                paper = paper_value(group, t)
-                cells += [f"{100 * value:.1f}%", "" if paper is None else f"{paper:g}%"]
-            table.add_row(group, *cells)
-        console.print(table)
+        console.print(_robustness_table(study, len(rows)))
         for text in study_report(study):
             console.print(text, highlight=False, soft_wrap=True, markup=False)
         console.print(f"{len(rows)} models in {elapsed:.1f} s; wrote {out / 'runs.csv'}, {out / 'summary.csv'}",
                       soft_wrap=True)
-        species = [s for s in plot.split(",") if s]
+        species = default_plot_species(study) if species is None else species
         if species:
             picks = rows[:plot_models]
             paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out)
@@ -492,11 +487,30 @@ def robustness(
     _guard(run)
 
 
+def _robustness_table(study, n_models: int) -> Table:
+    """The share of runs back per group and check time, beside the paper's numbers."""
+    from .dynamics.robustness import paper_value
+
+    settings = study.settings
+    table = Table(title=f"returned within {100 * settings.tolerance:g}% of the steady state ({n_models} models x "
+                        f"{settings.n_perturbations} perturbation(s) of +-{100 * settings.perturbation:g}%)")
+    table.add_column("group")
+    for t in settings.times_min:
+        table.add_column(f"{t:g} min", justify="right")
+        table.add_column("paper", justify="right")
+    for group, values in study.fractions().items():
+        cells = []
+        for t, value in zip(settings.times_min, values):
+            paper = paper_value(group, t)
+            cells += [f"{100 * value:.1f}%", "" if paper is None else f"{paper:g}%"]
+        table.add_row(group, *cells)
+    return table
+
+
 @app.command()
 def bioreactor(
     population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
-    medium: Annotated[Path, typer.Option(help="Medium / reactor YAML (default: shipped E. coli set-up).")] = Path(
-        str(files("renaissance") / "data" / "ecoli_bioreactor.yaml")),
+    medium: Annotated[Path, typer.Option(help="Medium / reactor YAML (default: shipped E. coli set-up).")] = ECOLI_BIOREACTOR,
     hours: Annotated[float, typer.Option(help="Duration (h).")] = 60.0,
     points: Annotated[int, typer.Option(min=2, help="Output time points.")] = 121,
     out: Annotated[Path, typer.Option(help="Output directory (timecourses.csv, fit.csv, figures).")] = Path("bioreactor"),
@@ -505,22 +519,20 @@ def bioreactor(
     max_models: Annotated[Optional[int], typer.Option(help="Use the first N valid models.")] = 20,
     all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
     workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
-    resume: Annotated[bool, typer.Option(help="Keep the finished models in --out and run the rest.")] = False,
+    resume: Annotated[bool, typer.Option(
+        help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
 ) -> None:
     """Batch fermentation of every valid model: biomass, glucose, anthranilate over time; fit to data."""
     from dataclasses import replace
 
-    from ._files import write_text_atomic
-    from .dynamics.bioreactor import ReactorContext, bioreactor_study, fit_score, plot_reactor, read_measured, read_medium
+    from .dynamics.bioreactor import ReactorContext, bioreactor_study, plot_reactor, rank_fits, read_measured, read_medium
     from .generator.population import read_population
     from .generator.training import load_problem
     from .steadystate import state_arrays
 
     def run():
         pop = read_population(population)
-        rows = (np.arange(len(pop)) if all_models else np.flatnonzero(pop.valid))[:max_models]
-        if not len(rows):
-            raise RenaissanceError(f"{population}: no {'' if all_models else 'valid '}models to simulate")
+        rows = pop.rows(all_models=all_models, max_models=max_models)
         problem = load_problem(pop.settings.problem)
         units = pop.settings.problem.units
         settings = replace(read_medium(medium, problem.cm), hours=hours)
@@ -541,9 +553,7 @@ def bioreactor(
         best = []
         data = read_measured(measured) if measured else None
         if data:
-            scores = sorted((fit_score(r, data), r.model) for r in runs)
-            write_text_atomic(out / "fit.csv", "rank,model,score\n" + "".join(
-                f"{i + 1},{m},{score!r}\n" for i, (score, m) in enumerate(scores)))
+            scores = rank_fits(runs, data, out / "fit.csv")
             best = [m for _, m in scores[:keep]]
             console.print(f"best {len(best)} fits (model: score): "
                           + ", ".join(f"{m}: {s:.3g}" for s, m in scores[:keep]), highlight=False, soft_wrap=True)
@@ -630,54 +640,18 @@ def landscape_check(
     resume: Annotated[bool, typer.Option(help="Continue interrupted checks (same --n, --top, --seed).")] = False,
 ) -> None:
     """The paper's closing check: sample new states inside (and outside) the separating ranges and score them."""
-    from .analysis.landscape import CONFIG, TABLE, landscape_study, load_landscape_settings, read_landscape
-    from .analysis.maps import state_matrix
-    from .analysis.ranges import SAMPLER_KINDS, separating_ranges
-    from .analysis.report import constrain
-    from .generator.settings import ConfigError, tomllib
-    from .model import compile_model, load_model
-    from .steadystate import read_samples
-    from .steadystate.constraints import load_constraints
-    from .steadystate.sampler import sample_steady_states
-    from .steadystate.samples_io import write_samples
+    from .analysis.report import closing_check
 
     def run():
-        config = landscape_dir / CONFIG
-        settings = load_landscape_settings(config)
-        try:
-            inputs = tomllib.loads(config.read_text(encoding="utf-8"))["inputs"]
-        except (OSError, KeyError) as exc:
-            raise ConfigError(f"{config}: no [inputs] table ({exc}); run renaissance landscape first") from None
-        cm = compile_model(load_model(inputs["model"]))
-        table = read_landscape(landscape_dir)
-        scored = read_samples(inputs["states"])
-        matrix = state_matrix(cm, [scored[int(r["state"])] for r in table.rows], settings.units)
-        ranking = separating_ranges(matrix, table.column("admits").astype(bool))
-        chosen = [s for s in ranking if s.kind in SAMPLER_KINDS][:top]
-        if not chosen:
-            raise RenaissanceError(f"{landscape_dir}: every state is in one class; nothing separates them")
-        base = load_constraints(constraints, cm)
-        rows = [("scored landscape", table.admitting_fraction, len(table.rows))]
-        for supporting in (True, False):
-            name = "inside" if supporting else "outside"
-            label = f"{name} " + " & ".join(s.describe() for s in chosen)
-            sample = sample_steady_states(cm, constrain(base, chosen, supporting), n, seed=seed)
-            case_dir = landscape_dir / f"check_{name}"
-            case_dir.mkdir(parents=True, exist_ok=True)
-            if not resume:
-                (case_dir / TABLE).unlink(missing_ok=True)
-            write_samples(sample, case_dir / "states.csv")
-            states_ = [sample.state(i) for i in range(len(sample))]
-            with Progress(console=err_console, transient=True) as progress:
-                task = progress.add_task(f"scoring states {name} the ranges", total=len(states_))
-                result = landscape_study(cm, states_, settings, case_dir, n_workers=workers, resume=resume,
-                                         on_state=lambda _: progress.advance(task))
-            rows.append((label, result.admitting_fraction, len(states_)))
-        summary = Table(title=f"states admitting lambda_max <= {settings.search.threshold:g} 1/h")
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("scoring sampled states (inside, then outside the ranges)", total=2 * n)
+            cases, threshold = closing_check(landscape_dir, constraints, n=n, top=top, seed=seed, n_workers=workers,
+                                             resume=resume, on_state=lambda _: progress.advance(task))
+        summary = Table(title=f"states admitting lambda_max <= {threshold:g} 1/h")
         for column in ("states", "n", "admitting"):
             summary.add_column(column)
-        for label, fraction, count in rows:
-            summary.add_row(label, str(count), f"{100 * fraction:.1f}%")
+        for case in cases:
+            summary.add_row(case.label, str(case.n), f"{100 * case.admitting:.1f}%")
         console.print(summary)
 
     _guard(run)
@@ -709,41 +683,26 @@ def km_integration(
     """Integrate measured Km (local and subsystem-wide designs) and score the predicted ranges of the others."""
     from dataclasses import replace
 
-    from ._files import write_text_atomic
-    from .analysis.km_integration import design_cases, experimental_ranges, read_subsystems, truth_ranges, twin_measurements
+    from .analysis.km_integration import (design_cases, experimental_ranges, model_subsystems, twin_experiment,
+                                          twin_measured_km)
     from .analysis.km_study import km_integration_study
     from .generator.population import read_population
-    from .generator.settings import load_settings
+    from .generator.settings import configured_settings
     from .generator.training import load_problem
 
     def run():
         if (measurements is None) == (truth is None):
             raise RenaissanceError("give exactly one of --measurements and --truth")
-        settings = load_settings(config)
-        if generations is not None:
-            settings = replace(settings, nes=replace(settings.nes, generations=generations))
+        settings = configured_settings(config, generations=generations)
         problem = load_problem(replace(settings.problem, fixed_km=None))
         km_names = problem.stability.km_names
         reactions = problem.stability.reactions
-        if subsystems is not None:
-            subsystem_of = read_subsystems(subsystems, reactions)
-        elif Path(settings.problem.model).resolve() == ECOLI.resolve():
-            subsystem_of = read_subsystems(ECOLI.parent / "ecoli_subsystems.csv", reactions)
-        else:
-            subsystem_of = dict.fromkeys(reactions, "Unassigned")
+        subsystem_of = model_subsystems(settings.problem.model, reactions, subsystems)
         out.mkdir(parents=True, exist_ok=True)
         if truth is not None:
-            pop = read_population(truth)
-            if not (0 <= truth_index < len(pop)) or not pop.valid[truth_index]:
-                raise RenaissanceError(f"{truth}: row {truth_index} is not a valid model")
-            from .analysis.km_integration import km_reaction
-            enzymes = set(enzyme.split(","))
-            chosen = [n for n, u in zip(km_names, problem.used)
-                      if u and (subsystem_of.get(km_reaction(n)) == subsystem or km_reaction(n) in enzymes)]
+            chosen = twin_measured_km(km_names, problem.used, subsystem_of, subsystem, tuple(enzyme.split(",")))
             measured_path = out / "twin_measurements.csv"
-            write_text_atomic(measured_path, twin_measurements(pop.km[truth_index], km_names, chosen,
-                                                               f"twin truth: {truth} row {truth_index}"))
-            reference = truth_ranges(pop.km[truth_index], km_names)
+            reference = twin_experiment(read_population(truth), truth_index, km_names, chosen, measured_path)
         else:
             measured_path = measurements
             reference = experimental_ranges(measurements, km_names)
@@ -755,22 +714,28 @@ def km_integration(
             settings, measured_path, cases, reference, subsystem_of, subsystem, out, n_models=n_models, seed=seed,
             on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
                                             f"integrated, {r.outside_range} values outside their ranges", highlight=False))
-        for design in report.designs:
-            inside, outside = report.improved(design, True), report.improved(design, False)
-            console.print(f"{design}: overlap score improved for {inside[0]} of {inside[1]} Km in '{subsystem}' and "
-                          f"{outside[0]} of {outside[1]} Km outside it (mean over the design's cases that did not fix "
-                          f"the Km, vs baseline)", highlight=False)
-            cover_in, cover_out = report.overlapping(design, True), report.overlapping(design, False)
-            console.print(f"{design}: predicted 5-95% ranges overlap the reference for {100 * cover_in[0]:.0f}% -> "
-                          f"{100 * cover_in[1]:.0f}% of the Km inside and {100 * cover_out[0]:.0f}% -> "
-                          f"{100 * cover_out[1]:.0f}% outside (baseline -> integrated)", highlight=False)
-        for shift in report.shifts:
-            console.print(f"{shift['case']}: unmeasured Km centroid moved {shift['centroid_distance']:.3f} (RMS, ln units), "
-                          f"median sd ratio {shift['spread_ratio']:.3f}", highlight=False)
+        _print_km_report(report, subsystem)
         console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
                       f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
 
     _guard(run)
+
+
+def _print_km_report(report, subsystem: str) -> None:
+    """Per design: the Km whose overlap score improved, the coverage of the reference ranges and
+    the shift of the unmeasured Km."""
+    for design in report.designs:
+        inside, outside = report.improved(design, True), report.improved(design, False)
+        console.print(f"{design}: overlap score improved for {inside[0]} of {inside[1]} Km in '{subsystem}' and "
+                      f"{outside[0]} of {outside[1]} Km outside it (mean over the design's cases that did not fix "
+                      f"the Km, vs baseline)", highlight=False)
+        cover_in, cover_out = report.overlapping(design, True), report.overlapping(design, False)
+        console.print(f"{design}: predicted 5-95% ranges overlap the reference for {100 * cover_in[0]:.0f}% -> "
+                      f"{100 * cover_in[1]:.0f}% of the Km inside and {100 * cover_out[0]:.0f}% -> "
+                      f"{100 * cover_out[1]:.0f}% outside (baseline -> integrated)", highlight=False)
+    for shift in report.shifts:
+        console.print(f"{shift['case']}: unmeasured Km centroid moved {shift['centroid_distance']:.3f} (RMS, ln units), "
+                      f"median sd ratio {shift['spread_ratio']:.3f}", highlight=False)
 
 
 @app.command("export-sbml")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class RenaissanceError(Exception):
     """Base class of every error raised on purpose by this package."""
@@ -23,8 +25,19 @@ class ConstraintsError(RenaissanceError):
     """A constraints file (steady-state bounds, YAML) is malformed or names unknown entities."""
 
 
+class OutputError(RenaissanceError):
+    """An output path cannot be written (exists, is a directory, no permission, disk full)."""
+
+
 class InfeasibleError(RenaissanceError):
     """An optimisation problem (flux balance / thermodynamics) has no solution."""
+
+
+def os_error_message(exc: OSError, path=None) -> str:
+    """``"<file>: <problem>"`` for an OS error (the file it names, else ``path``)."""
+    name = exc.filename if exc.filename is not None else path
+    problem = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"{name}: {problem}" if name is not None else problem
 
 
 def located(source: str | None, entity: str, problem: str) -> str:

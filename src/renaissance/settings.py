@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ._validation import check_float
+
 
 @dataclass(frozen=True, kw_only=True)
 class UnitSettings:
@@ -34,9 +36,7 @@ class UnitSettings:
 
     def __post_init__(self) -> None:
         for name in ("concentration_scale", "density", "gdw_per_gww", "time_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"UnitSettings.{name} == {value!r}, must be a finite number > 0")
+            check_float(getattr(self, name), f"UnitSettings.{name}", low=0.0, low_open=True)
 
     @property
     def flux_factor(self) -> float:

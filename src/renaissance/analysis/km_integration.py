@@ -29,11 +29,13 @@ import csv
 import io
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, located
+from ..shipped import ECOLI_MODEL, ECOLI_SUBSYSTEMS
 from ..generator.fixed_km import MEASUREMENT_SPREAD, read_fixed_km
 
 QUANTILES = (0.05, 0.95)
@@ -45,6 +47,34 @@ def km_reaction(name: str) -> str:
     if len(parts) != 3 or parts[0] != "km":
         raise ValueError(f"Km name {name!r} is not km_<role>_<reaction>")
     return parts[2]
+
+
+def model_subsystems(model: str | os.PathLike, reactions, path: str | os.PathLike | None = None) -> dict[str, str]:
+    """{reaction: subsystem} of the model in file ``model``: read from ``path`` (a
+    ``reaction,subsystem`` CSV) when given; for the shipped E. coli model its shipped mapping;
+    otherwise every reaction 'Unassigned'."""
+    if path is None and Path(model).resolve() == ECOLI_MODEL.resolve():
+        path = ECOLI_SUBSYSTEMS
+    return read_subsystems(path, reactions) if path is not None else dict.fromkeys(reactions, "Unassigned")
+
+
+def twin_measured_km(km_names, used, subsystem_of: dict[str, str], subsystem: str, enzyme: tuple[str, ...]) -> list[str]:
+    """The Km a twin experiment 'measures': every used Km (``used`` (n_km,) bool) of a reaction
+    of ``subsystem`` or of the ``enzyme``'s reactions, in model order."""
+    return [n for n, u in zip(km_names, used)
+            if u and (subsystem_of.get(km_reaction(n)) == subsystem or km_reaction(n) in enzyme)]
+
+
+def twin_experiment(population, index: int, km_names, chosen, path: str | os.PathLike) -> dict[str, tuple[float, float]]:
+    """Set up a twin experiment: model ``index`` of ``population`` (a read population, which must
+    hold it as a valid model) stands in for the truth; its ``chosen`` Km are written to ``path``
+    as measurements. Returns the truth's +-20% range of every Km (mol/L), the reference of the
+    overlap scores."""
+    if not (0 <= index < len(population)) or not population.valid[index]:
+        raise ParameterFileError(f"{population.source}: row {index} is not a valid model")
+    truth_km = population.km[index]
+    write_text_atomic(path, twin_measurements(truth_km, km_names, chosen, f"twin truth: {population.source} row {index}"))
+    return truth_ranges(truth_km, km_names)
 
 
 def read_subsystems(path: str | os.PathLike, reactions) -> dict[str, str]:

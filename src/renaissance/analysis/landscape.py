@@ -35,6 +35,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,11 @@ from threadpoolctl import threadpool_limits
 
 from .._files import read_text, write_text_atomic
 from .._validation import check_float, check_int
+from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
+from ..dynamics.resumable import ResultTable, refuse_changed_settings
 from ..dynamics.robustness import RobustnessSettings, returned, robustness_problem, run_model
-from ..dynamics.streaming import csv_text, finished_rows
+from ..dynamics.streaming import csv_text
 from ..errors import RenaissanceError, SteadyStateError, located
-from ..generator.settings import ConfigError, _build, _km_bounds_to_ln, toml_text, tomllib
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from ..stability import back_calculate_vmax, jacobians_and_vmax, prepare_stability
@@ -89,32 +91,38 @@ def load_landscape_settings(path: str | os.PathLike | None) -> LandscapeSettings
         [robustness]    # models, perturbation, time_min, tolerance
         models = 4
         [units]         # UnitSettings
-        [inputs]        # written by the CLI next to the table: model and states paths (not read here)
+        [inputs]        # written next to the table: model and states paths (read_landscape_inputs)
     """
     if path is None:
         return LandscapeSettings()
     source = str(path)
-    try:
-        data = tomllib.loads(read_text(path, ConfigError))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(located(source, "TOML", str(exc))) from None
+    data = read_toml(path)
     unknown = sorted(set(data) - {"seed", "search", "robustness", "units", "inputs"})
     if unknown:
         raise ConfigError(located(source, f"keys {unknown}",
                                   "unknown; known: ['inputs', 'robustness', 'search', 'seed', 'units']"))
     try:
         search_table = dict(data.get("search", {}))
-        _km_bounds_to_ln(search_table, source)
+        km_bounds_to_ln(search_table, source)
         robustness = {("robustness_models" if k == "models" else k): v for k, v in data.get("robustness", {}).items()}
         known = {"robustness_models", "perturbation", "time_min", "tolerance"}
         if set(robustness) - known:
             raise ConfigError(located(source, f"[robustness] keys {sorted(set(robustness) - known)}",
                                       "unknown; known: ['models', 'perturbation', 'time_min', 'tolerance']"))
-        return LandscapeSettings(search=_build(SearchSettings, search_table, "search", source),
-                                 units=_build(UnitSettings, data.get("units", {}), "units", source),
+        return LandscapeSettings(search=build(SearchSettings, search_table, "search", source),
+                                 units=build(UnitSettings, data.get("units", {}), "units", source),
                                  seed=data.get("seed", 0), **robustness)
     except (TypeError, ValueError) as exc:
         raise ConfigError(located(source, "settings", str(exc))) from None
+
+
+def read_landscape_inputs(landscape_dir: str | os.PathLike) -> dict:
+    """The ``[inputs]`` table of a scored landscape's TOML: ``model`` and ``states`` paths."""
+    config = Path(landscape_dir) / CONFIG
+    inputs = read_toml(config).get("inputs") if config.exists() else None
+    if not isinstance(inputs, dict) or not {"model", "states"} <= set(inputs):
+        raise ConfigError(f"{config}: no [inputs] table with model and states; run renaissance landscape first")
+    return inputs
 
 
 def score_state(cm: CompiledModel, state: SteadyState, index: int, settings: LandscapeSettings) -> dict:
@@ -215,8 +223,13 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
                     inputs: dict | None = None) -> Landscape:
     """Score ``states`` (their indices ``indices``, default 0..N-1) into ``out_dir/landscape.csv``.
 
-    The settings go to ``out_dir/landscape.toml`` with ``inputs`` (e.g. the model and states
-    paths) as its ``[inputs]`` table; resuming with other settings is an error.
+    One row per state (``COLUMNS``), appended as each state finishes and sorted by state at the
+    end: ``state`` (index), ``admits`` (true/false), ``best_lambda_max`` and ``first_lambda_max``
+    (1/h), ``fast_reward``, ``incidence`` and ``robust_fraction`` (fractions), ``evaluations``
+    (Km sets), ``robust_models`` (count), ``reason``, ``dominant_species``, ``detail`` (text) and
+    ``seconds`` (s). The settings go to ``out_dir/landscape.toml`` with ``inputs`` (e.g. the model
+    and states paths) as its ``[inputs]`` table; resuming with other settings is a
+    :class:`~renaissance.dynamics.resumable.ResumeError` naming them (``inputs`` are not compared).
 
     ``n_workers``: Ray workers of the local instance (default: all cores) or tasks in flight on a
     cluster; 0 runs in this process without Ray. ``resume`` keeps the finished states of an
@@ -227,34 +240,29 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
     out.mkdir(parents=True, exist_ok=True)
     path, config = out / TABLE, out / CONFIG
     indices = list(range(len(states))) if indices is None else [int(i) for i in indices]
-    done: dict[int, dict] = {}
     if path.exists() and not resume:
         raise RenaissanceError(f"{path} exists: pass resume=True (--resume) to continue it, or use another directory")
-    if resume and path.exists():
-        if config.exists() and load_landscape_settings(config) != settings:
-            raise RenaissanceError(f"{config}: the table was scored with other settings; use another directory")
-        done = {i: dict(zip(COLUMNS, rows[0])) for i, rows in finished_rows(path, list(COLUMNS), 1).items()}
-    else:
-        write_text_atomic(path, csv_text([COLUMNS]))
+    if resume and path.exists() and config.exists():
+        refuse_changed_settings(out, settings_dict(load_landscape_settings(config)), settings_dict(settings),
+                                "use another directory")
     write_text_atomic(config, toml_text({**settings_dict(settings), **({"inputs": inputs} if inputs else {})}))
-    todo = [(i, s) for i, s in zip(indices, states) if i not in done]
-    with open(path, "a", encoding="utf-8", newline="") as stream:
-        def record(row: dict) -> None:
-            text = {c: _text(row[c]) for c in COLUMNS}
-            stream.write(csv_text([text.values()]))
-            stream.flush()
-            done[int(row["state"])] = text
-            if on_state is not None:
-                on_state(row)
-
-        if n_workers == 0:
-            for i, state in todo:
-                record(score_state(cm, state, i, settings))
-        elif todo:
-            _run_on_ray(cm, todo, settings, record, n_workers, ray_address)
-    rows = [done[i] for i in sorted(done)]
+    table = ResultTable(path, COLUMNS, lambda row: [[_text(row[c]) for c in COLUMNS]],
+                        lambda _, rows: dict(zip(COLUMNS, rows[0])), key=lambda row: int(row["state"]))
+    finished = table.run(zip(indices, states), partial(_score_states, cm, settings, n_workers, ray_address),
+                         resume=resume, on_item=on_state)
+    rows = [{c: _text(r[c]) for c in COLUMNS} for _, r in sorted(finished.results.items())]
     write_text_atomic(path, csv_text([COLUMNS] + [[r[c] for c in COLUMNS] for r in rows]))
-    return Landscape(rows, time.perf_counter() - start, len(todo))
+    return Landscape(rows, time.perf_counter() - start, finished.ran)
+
+
+def _score_states(cm, settings: LandscapeSettings, n_workers, ray_address, todo, record) -> None:
+    """Score the (index, state) pairs of ``todo``, ``record(row)`` as each finishes: in this
+    process (``n_workers == 0``) or as Ray tasks."""
+    if n_workers == 0:
+        for i, state in todo:
+            record(score_state(cm, state, i, settings))
+    elif todo:
+        _run_on_ray(cm, todo, settings, record, n_workers, ray_address)
 
 
 def read_landscape(out_dir: str | os.PathLike) -> Landscape:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .._files import write_text_atomic
-from ..steadystate.tfa import TFASettings
+from ..errors import RenaissanceError
+from ..steadystate.settings import TFASettings
 from .landscape import Landscape
 from .maps import StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, tsne_embedding
 from .ranges import SAMPLER_KINDS, Separation, plot_ranges, ranges_csv, separating_ranges
@@ -79,3 +81,59 @@ def constrain(settings: TFASettings, separations: list[Separation], supporting: 
             lo, hi = dg_bounds.get(s.feature, (-math.inf, math.inf))
             dg_bounds[s.feature] = (lo, min(hi, s.threshold)) if below else (max(lo, s.threshold), hi)
     return replace(settings, species_bounds=species_bounds, dg_bounds=dg_bounds)
+
+
+@dataclass(frozen=True)
+class CheckCase:
+    """One row of the closing check: ``admitting`` fraction of ``n`` states."""
+
+    label: str
+    admitting: float
+    n: int
+
+
+def closing_check(landscape_dir: str | os.PathLike, constraints: str | os.PathLike, *, n: int = 200, top: int = 1,
+                  seed: int = 1, n_workers: int | None = None, resume: bool = False,
+                  on_state: Callable[[str], None] | None = None) -> tuple[list[CheckCase], float]:
+    """The paper's closing check of a scored landscape in ``landscape_dir``: sample ``n`` new
+    states under ``constraints`` inside the ``top`` strongest separating ranges of the fast
+    question (and, separately, outside them) and score them as the landscape was scored.
+
+    Each case goes to ``landscape_dir/check_inside`` resp. ``check_outside`` (``states.csv``,
+    ``landscape.csv``; ``resume`` continues interrupted tables). Returns the cases (the scored
+    landscape first) and the search threshold (1/h); ``on_state(case)`` follows each scored state.
+    """
+    from ..model import compile_model, load_model
+    from ..steadystate import read_samples
+    from ..steadystate.constraints import load_constraints
+    from ..steadystate.sampler import sample_steady_states
+    from ..steadystate.samples_io import write_samples
+    from .landscape import CONFIG, TABLE, landscape_study, load_landscape_settings, read_landscape, read_landscape_inputs
+    from .maps import state_matrix
+
+    landscape_dir = Path(landscape_dir)
+    inputs = read_landscape_inputs(landscape_dir)
+    settings = load_landscape_settings(landscape_dir / CONFIG)
+    cm = compile_model(load_model(inputs["model"]))
+    table = read_landscape(landscape_dir)
+    scored = read_samples(inputs["states"])
+    matrix = state_matrix(cm, [scored[int(r["state"])] for r in table.rows], settings.units)
+    chosen = [s for s in separating_ranges(matrix, table.column("admits").astype(bool)) if s.kind in SAMPLER_KINDS][:top]
+    if not chosen:
+        raise RenaissanceError(f"{landscape_dir}: every state is in one class; nothing separates them")
+    base = load_constraints(constraints, cm)
+    cases = [CheckCase("scored landscape", table.admitting_fraction, len(table.rows))]
+    for supporting in (True, False):
+        name = "inside" if supporting else "outside"
+        sample = sample_steady_states(cm, constrain(base, chosen, supporting), n, seed=seed)
+        case_dir = landscape_dir / f"check_{name}"
+        case_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (case_dir / TABLE).unlink(missing_ok=True)
+        write_samples(sample, case_dir / "states.csv")
+        result = landscape_study(cm, [sample.state(i) for i in range(len(sample))], settings, case_dir,
+                                 n_workers=n_workers, resume=resume,
+                                 on_state=None if on_state is None else lambda _, case=name: on_state(case))
+        cases.append(CheckCase(f"{name} " + " & ".join(s.describe() for s in chosen), result.admitting_fraction,
+                               len(sample)))
+    return cases, settings.search.threshold

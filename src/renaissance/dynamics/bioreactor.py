@@ -26,7 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from ..model.compiled import CompiledModel
 from ..model.io import read_yaml
 from ..settings import UnitSettings
 from .integrate import IntegrationSettings, integrate
-from .streaming import csv_text, finished_rows, map_models
+from .resumable import ResultTable, array_digest, in_pool
 from .system import rate_laws
 
 CELL_VOLUME_L = 1e-15  # 1 um^3, the reference cell (0.9 cytosol, 0.1 periplasm)
@@ -216,6 +217,17 @@ def fit_score(run: ReactorRun, measured: dict[str, tuple[np.ndarray, np.ndarray]
     return float(np.mean(errors)) if np.all(np.isfinite(errors)) else float("inf")
 
 
+def rank_fits(runs: list[ReactorRun], measured: dict[str, tuple[np.ndarray, np.ndarray]],
+              path: str | os.PathLike | None = None) -> list[tuple[float, int]]:
+    """(fit score, model) of every run, best (lowest) first (:func:`fit_score`); with ``path``,
+    also written there as ``rank,model,score`` CSV (atomic)."""
+    scores = sorted((fit_score(r, measured), r.model) for r in runs)
+    if path is not None:
+        write_text_atomic(path, "rank,model,score\n" + "".join(
+            f"{i + 1},{m},{score!r}\n" for i, (score, m) in enumerate(scores)))
+    return scores
+
+
 # --- a study over a population: process pool, streamed rows, resume, fit -------------------
 
 TIMECOURSES = "timecourses.csv"
@@ -241,35 +253,37 @@ def _species(context: ReactorContext) -> list[str]:
 
 def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, out_dir: str | os.PathLike, *,
                      models=None, resume: bool = False, n_workers: int | None = None, on_model=None) -> list[ReactorRun]:
-    """Simulate every model; rows ``model,time_h,status,biomass,<species>`` (g/L, mol/L) stream to
-    ``out_dir/timecourses.csv``; ``resume`` keeps finished models."""
+    """Simulate every model (rows of ``km`` (N, n_km) mol/L and ``vmax`` (N, n_rxn)) in a process pool.
+
+    Rows ``model,time_h,status,biomass,<species>`` stream to ``out_dir/timecourses.csv`` as each
+    model finishes, one per time of ``context.times``: the population index, the time (h), the
+    run's status, the biomass (g/L) and each dynamic medium species (mol/L). The settings (reactor,
+    units, times) go to ``out_dir/timecourses.settings.json`` (:mod:`.resumable`). ``resume`` keeps
+    the finished models; other settings than the saved ones are a :class:`.resumable.ResumeError`.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models = np.arange(len(km)) if models is None else np.asarray(list(models))
     species = _species(context)
-    header = ["model", "time_h", "status", "biomass", *species]
-    path = out / TIMECOURSES
-    done: dict[int, ReactorRun] = {}
-    if resume and path.exists():
-        for model, rows in finished_rows(path, header, len(context.times)).items():
-            values = np.array([[float(v) for v in r[3:]] for r in rows])
-            done[model] = ReactorRun(model, np.array([float(r[1]) for r in rows]), values[:, 0],
-                                     dict(zip(species, values[:, 1:].T)), rows[0][2], "resumed")
-    else:
-        write_text_atomic(path, csv_text([header]))
-    todo = [(int(m), km[i], vmax[i]) for i, m in enumerate(models) if int(m) not in done]
-    with open(path, "a", encoding="utf-8", newline="") as stream:
-        def record(run: ReactorRun) -> None:
-            stream.write(csv_text([[run.model, repr(float(t)), run.status, repr(float(b)),
-                                    *(repr(float(run.medium[s][i])) for s in species)]
-                                   for i, (t, b) in enumerate(zip(run.t, run.biomass))]))
-            stream.flush()
-            done[run.model] = run
-            if on_model is not None:
-                on_model(run)
-
-        map_models(_reactor_task, context, todo, n_workers, record)
+    settings = {**asdict(context.settings), "units": asdict(context.units), "times_h": context.times,
+                "steady_state": array_digest(context.ln_x)}
+    table = ResultTable(out / TIMECOURSES, ["model", "time_h", "status", "biomass", *species],
+                        partial(_run_rows, species), partial(_run_from_rows, species), key=lambda run: run.model,
+                        rows_per_item=len(context.times), settings=settings)
+    done = table.run([(int(m), km[i], vmax[i]) for i, m in enumerate(models)],
+                     in_pool(_reactor_task, context, n_workers), resume=resume, on_item=on_model).results
     return [done[int(m)] for m in models]
+
+
+def _run_rows(species: list[str], run: ReactorRun) -> list[list]:
+    return [[run.model, repr(float(t)), run.status, repr(float(b)), *(repr(float(run.medium[s][i])) for s in species)]
+            for i, (t, b) in enumerate(zip(run.t, run.biomass))]
+
+
+def _run_from_rows(species: list[str], model: int, rows: list[list[str]]) -> ReactorRun:
+    values = np.array([[float(v) for v in r[3:]] for r in rows])
+    return ReactorRun(model, np.array([float(r[1]) for r in rows]), values[:, 0], dict(zip(species, values[:, 1:].T)),
+                      rows[0][2], "resumed")
 
 
 def read_measured(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -14,6 +14,25 @@ from .robustness import RobustnessProblem, RobustnessSettings, perturbations
 from .system import cell_ode
 
 
+#: species of the paper's trajectory figure (E. coli ids)
+PAPER_SPECIES = ("nadh_c", "atp_c", "gln_L_c")
+
+
+def default_plot_species(study, n: int = 3) -> list[str]:
+    """The paper's species when the model has them all, else the ``n`` species of ``study``
+    (a :class:`~renaissance.dynamics.robustness.StudyResult`) returned in the fewest runs."""
+    if set(PAPER_SPECIES) <= set(study.problem.species):
+        return list(PAPER_SPECIES)
+    return [name for name, _ in study.slowest_species(0, n)]
+
+
+def check_plot_species(problem: RobustnessProblem, species: list[str]) -> None:
+    """Raise :class:`RenaissanceError` naming the ``species`` that are not balanced species of the model."""
+    unknown = [s for s in species if s not in problem.species]
+    if unknown:
+        raise RenaissanceError(f"species {unknown}: not balanced species of the model")
+
+
 def plot_trajectories(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarray, models, species: list[str],
                       settings: RobustnessSettings, out_dir: str | os.PathLike, n_points: int = 200) -> list[Path]:
     """x(t) / x* of ``species`` after the first perturbation of each model (rows of km, vmax;
@@ -21,10 +40,8 @@ def plot_trajectories(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarr
     One panel per species, time on a log axis from 1e-6 h to the last check time."""
     plt = pyplot()
 
+    check_plot_species(problem, species)
     index = {s: i for i, s in enumerate(problem.species)}
-    unknown = [s for s in species if s not in index]
-    if unknown:
-        raise RenaissanceError(f"species {unknown}: not balanced species of the model")
     st = problem.cm.structure
     n_var = len(st.variables)
     y_star = problem.ln_x[:n_var]

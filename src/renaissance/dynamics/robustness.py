@@ -10,7 +10,8 @@ Groups (the paper's): ``biomass`` (the growth flux), ``NADH``, ``ATP``, ``NADPH`
 members have.
 
 Results stream to ``OUT/runs.csv`` one model at a time (every row of a model written at once),
-so an interrupted study keeps its finished models and ``resume`` continues after them.
+so an interrupted study keeps its finished models and ``resume`` continues after them (with the
+settings saved beside the table, :mod:`.resumable`).
 Models are spread over a process pool; each model's perturbations come from
 ``default_rng([seed, model_index])``, so results do not depend on the number of workers.
 """
@@ -21,7 +22,8 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from ..steadystate import SteadyState, state_arrays
 from ..steadystate.table import pool_turnover
 from .integrate import IntegrationSettings, integrate
 from .perturb import perturb_conserving
-from .streaming import csv_text, finished_rows, map_models
+from .resumable import ResultTable, array_digest, in_pool
 from .system import cell_ode
 
 RUNS = "runs.csv"
@@ -206,31 +208,27 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
                      n_workers: int | None = None, on_model: Callable[[ModelResult], None] | None = None) -> "StudyResult":
     """Run every model (rows of ``km`` (N, n_km) mol/L and ``vmax`` (N, n_rxn)); stream to ``out_dir/runs.csv``.
 
+    ``runs.csv`` has one row per model, perturbation and check time, written as each model
+    finishes: ``model`` (population index), ``perturbation`` (0..K-1), ``time_min`` (minutes),
+    ``status`` (``ok``, ``escaped``, ``failed``, ``non_finite``), ``stopped_by`` (species furthest
+    out when a run stopped), ``growth`` (v/v* - 1 of the growth flux, relative; NaN without one)
+    and one column per balanced species (x/x* - 1, relative; NaN after a stop). The settings go to
+    ``out_dir/runs.settings.json`` (:mod:`.resumable`), the group fractions to ``summary.csv``.
+
     ``models``: the population indices of the rows (default 0..N-1), used for seeds and output.
-    ``resume``: keep the finished models of ``out_dir`` and run only the others.
+    ``resume``: keep the finished models of ``out_dir`` and run only the others; other settings
+    than the saved ones are a :class:`.resumable.ResumeError` naming them.
     ``n_workers``: processes (default: all cores; 1 runs in this process).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models = np.arange(len(km)) if models is None else np.asarray(list(models))
-    path = out / RUNS
-    header = _header(problem)
-    done: dict[int, ModelResult] = {}
-    if resume and path.exists():
-        rows = finished_rows(path, header, settings.n_perturbations * len(settings.times_min))
-        done = {m: _result_from_rows(m, r, settings) for m, r in rows.items()}
-    else:
-        write_text_atomic(path, csv_text([header]))
-    todo = [(int(m), km[i], vmax[i]) for i, m in enumerate(models) if int(m) not in done]
-    with open(path, "a", encoding="utf-8", newline="") as stream:
-        def record(result: ModelResult) -> None:
-            stream.write(csv_text(_rows(result, settings)))
-            stream.flush()
-            done[result.model] = result
-            if on_model is not None:
-                on_model(result)
-
-        map_models(model_task, (problem, settings), todo, n_workers, record)
+    table = ResultTable(out / RUNS, _header(problem), partial(_rows, settings=settings),
+                        partial(_result_from_rows, settings=settings), key=lambda result: result.model,
+                        rows_per_item=settings.n_perturbations * len(settings.times_min),
+                        settings={**asdict(settings), "steady_state": array_digest(problem.ln_x)})
+    done = table.run([(int(m), km[i], vmax[i]) for i, m in enumerate(models)],
+                     in_pool(model_task, (problem, settings), n_workers), resume=resume, on_item=on_model).results
     study = StudyResult(problem, settings, [done[int(m)] for m in models])
     write_text_atomic(out / "summary.csv", study.summary_csv())
     return study

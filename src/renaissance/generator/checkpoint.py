@@ -9,6 +9,7 @@ C * M): every model's lambda_max. Arrays are read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,8 +78,20 @@ def load_checkpoint(run_dir: str | os.PathLike, device: str = "cpu") -> RunState
             )
     except FileNotFoundError:
         raise RenaissanceError(f"{path}: no checkpoint (not a training run directory?)") from None
-    except (KeyError, ValueError, OSError) as exc:
-        raise RenaissanceError(f"{path}: unreadable checkpoint ({exc})") from None
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise RenaissanceError(f"checkpoint {path} is damaged ({_damage(exc)}); start again with --force or "
+                               "restore it") from None
+
+
+def _damage(exc: Exception) -> str:
+    """What is wrong with a checkpoint that numpy cannot read, in words."""
+    if isinstance(exc, EOFError):
+        return "empty file"
+    if isinstance(exc, ValueError) and "pickle" in str(exc):
+        return "not an npz archive"
+    if isinstance(exc, KeyError):
+        return f"array {exc} missing"
+    return str(exc) or type(exc).__name__
 
 
 def _history(data, generations: int) -> dict[str, list[float]]:

@@ -27,6 +27,7 @@ import torch
 
 from .._files import read_text
 from ..errors import ParameterFileError, located
+from ..stability.km import parse_km_value
 
 UNITS = {"M": 1.0, "mM": 1e-3, "uM": 1e-6, "µM": 1e-6, "nM": 1e-9}
 MEASUREMENT_SPREAD = 0.2
@@ -98,12 +99,7 @@ def sample_fixed_ln_km(fixed: FixedKm, n: int, rng: torch.Generator) -> torch.Te
 
 
 def _number(field: str | None, source: str, where: str, key: str) -> float | None:
+    """The value of column ``key`` (in the row's unit), None when the cell is empty."""
     if field is None or not field.strip():
         return None
-    try:
-        value = float(field)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ParameterFileError(located(source, f"{where}, {key}", f"{field!r} must be a finite number > 0"))
-    return value
+    return parse_km_value(field, source, f"{where}, {key}", prefix="")

@@ -29,7 +29,15 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = runs[0].settings.nes.threshold
     written = []
+    written += _plot_incidence(plt, runs, out_dir)
+    written += _plot_lambda_max(plt, runs[0].lambda_max, threshold, out_dir)
+    written += _plot_km(plt, runs, out_dir)
+    return written
 
+
+def _plot_incidence(plt, runs: list[TrainingRun], out_dir: Path) -> list[Path]:
+    """``incidence``: generator and children incidence (left) and mean reward (right) per
+    generation, mean over runs with a min-max band when there are several."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     panels = ((axes[0], "generator_incidence", "generator (no dropout)", "C0"),
               (axes[0], "children_incidence", "children's models (dropout)", "C1"), (axes[1], "reward_mean", "mean reward", "C0"))
@@ -47,10 +55,13 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     axes[0].legend(loc="lower right", title=f"mean and min-max of {len(runs)} runs" if len(runs) > 1 else None)
     axes[1].set_ylabel("mean reward")
     fig.tight_layout()
-    written += save_figure(fig, out_dir / "incidence")
+    return save_figure(fig, out_dir / "incidence")
 
+
+def _plot_lambda_max(plt, lam: np.ndarray, threshold: float, out_dir: Path) -> list[Path]:
+    """``lambda_max``: histograms (symlog axis) of ``lam`` (n_generations, n_models), 1/h, at
+    the first, quarter, half and last generation, with the validity ``threshold`` in 1/h."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    lam = runs[0].lambda_max
     picks = sorted({0, len(lam) // 4, len(lam) // 2, len(lam) - 1}) if len(lam) else []
     finite = lam[np.isfinite(lam)]
     if finite.size:
@@ -64,8 +75,12 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     ax.set_xlabel("lambda_max (1/h)")
     ax.set_ylabel("models")
     fig.tight_layout()
-    written += save_figure(fig, out_dir / "lambda_max")
+    return save_figure(fig, out_dir / "lambda_max")
 
+
+def _plot_km(plt, runs: list[TrainingRun], out_dir: Path) -> list[Path]:
+    """``km``: 5-50-95% quantiles of ln(Km / (mol/L)) of the final valid models of all runs,
+    per emitted Km that enters a rate law, sorted by median, with the generator's bounds."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
     valid = np.concatenate([r.final_ln_km[r.final_valid] for r in runs])
     columns = runs[0].free[runs[0].used[runs[0].free]]
@@ -82,8 +97,7 @@ def plot_runs(runs: list[TrainingRun], out_dir: str | os.PathLike) -> list[Path]
     ax.set_xlabel(f"Km emitted by the generator, sorted by median ({len(columns)})")
     ax.set_ylabel("ln(Km / (mol/L)) of valid models")
     fig.tight_layout()
-    written += save_figure(fig, out_dir / "km")
-    return written
+    return save_figure(fig, out_dir / "km")
 
 
 def _symlog_edges(values: np.ndarray, n: int = 60) -> np.ndarray:

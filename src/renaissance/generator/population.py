@@ -30,12 +30,13 @@ import h5py
 import numpy as np
 import torch
 
-from .._files import write_atomic
+from .._files import write_hdf5_atomic
+from ..config import parse_toml, toml_text
 from ..errors import ParameterFileError
 from ..stability import REASONS, back_calculate_vmax
 from .checkpoint import load_checkpoint
 from .network import network_layout
-from .settings import TrainSettings, settings_from_dict, settings_to_dict, toml_text, tomllib
+from .settings import TrainSettings, settings_from_dict, settings_to_dict
 from .training import TrainingProblem, evaluate_ln_km, generator_sample, load_problem, load_run_settings
 
 FORMAT = "renaissance-population"
@@ -54,9 +55,19 @@ class Population:
     valid: np.ndarray
     reason: np.ndarray  # (N,) str
     attrs: dict
+    source: str = ""  # the file it was read from
 
     def __len__(self) -> int:
         return len(self.valid)
+
+    def rows(self, *, all_models: bool = False, max_models: int | None = None) -> np.ndarray:
+        """Indices of the valid models (every model with ``all_models``), the first
+        ``max_models`` of them; none is an error naming the population."""
+        rows = np.arange(len(self)) if all_models else np.flatnonzero(self.valid)
+        rows = rows[:max_models] if max_models is not None else rows
+        if not len(rows):
+            raise ParameterFileError(f"{self.source or 'population'}: no {'' if all_models else 'valid '}models")
+        return rows
 
     @property
     def settings(self) -> TrainSettings:
@@ -64,7 +75,7 @@ class Population:
         if "config" not in self.attrs:
             raise ParameterFileError(f"{self.attrs.get('run_dir')}: population without its run's settings "
                                      "(written by an older version); generate it again")
-        return settings_from_dict(tomllib.loads(self.attrs["config"]), source=f"{self.attrs.get('run_dir')} (population)")
+        return settings_from_dict(parse_toml(self.attrs["config"], "population"), source=f"{self.attrs.get('run_dir')} (population)")
 
 
 @dataclass(frozen=True)
@@ -128,36 +139,25 @@ def generate_population(
     written = generated = n_valid = 0
     start = time.perf_counter()
 
-    def write(tmp: str) -> None:
+    def write(f: h5py.File, check_written: Callable[[], None]) -> None:
         nonlocal written, generated, n_valid
-        with h5py.File(tmp, "w") as f:
-            values = f.create_dataset("parameter_values", (0, len(names)), maxshape=(None, len(names)),
-                                      dtype="f8", chunks=(min(chunk_size, 1024), len(names)))
-            columns = {k: f.create_dataset(k, (0,), maxshape=(None,), dtype=dt, chunks=(min(chunk_size, 65536),))
-                       for k, dt in (("lambda_max", "f8"), ("valid", "bool"), ("reason", "i1"))}
-            while written < n and generated < max_generated:
-                wanted = n - written
-                size = min(chunk_size, max(1024, 2 * wanted), max_generated - generated) if valid_only else min(chunk_size, wanted)
-                ln_km = generator_sample(theta, size, layout, settings.generator, problem, rng)
-                generated += size
-                lam, valid, reason = _assess(problem, ln_km, settings.nes.threshold, stability, mode, n_threads, device)
-                keep = np.flatnonzero(valid)[: n - written] if valid_only else np.arange(size)
-                with np.errstate(over="ignore"):
-                    vmax = back_calculate_vmax(problem.stability, ln_km[keep])
-                block = np.hstack([np.exp(ln_km[keep]) * scale, vmax])
-                _append(values, block)
-                _append(columns["lambda_max"], lam[keep])
-                _append(columns["valid"], valid[keep])
-                _append(columns["reason"], reason[keep])
-                written += len(keep)
-                n_valid += int(valid[keep].sum())
-                if on_chunk is not None:
-                    on_chunk(written, generated)
-            f.create_dataset("parameter_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
-            f.create_dataset("num_parameters_sets", data=np.int64(written))
-            f.attrs.update(_attributes(settings, run_dir, seed, scale, generated, stability))
+        datasets = _create_datasets(f, len(names), chunk_size)
+        while written < n and generated < max_generated:
+            wanted = n - written
+            size = min(chunk_size, max(1024, 2 * wanted), max_generated - generated) if valid_only else min(chunk_size, wanted)
+            ln_km = generator_sample(theta, size, layout, settings.generator, problem, rng)
+            generated += size
+            lam, valid, reason = _assess(problem, ln_km, settings.nes.threshold, stability, mode, n_threads, device)
+            keep = np.flatnonzero(valid)[: n - written] if valid_only else np.arange(size)
+            _append_rows(datasets, problem, ln_km[keep], lam[keep], valid[keep], reason[keep], scale)
+            written += len(keep)
+            n_valid += int(valid[keep].sum())
+            check_written()  # e.g. the disk is full: stop now
+            if on_chunk is not None:
+                on_chunk(written, generated)
+        _write_footer(f, names, written, _attributes(settings, run_dir, seed, scale, generated, stability))
 
-    write_atomic(out, write)
+    write_hdf5_atomic(out, write)
     return GenerationReport(written, generated, n_valid, time.perf_counter() - start)
 
 
@@ -182,6 +182,7 @@ def read_population(path: str | os.PathLike) -> Population:
                 valid=f["valid"][()],
                 reason=np.asarray(reasons, dtype=object)[f["reason"][()]],
                 attrs={k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()},
+                source=source,
             )
     except (OSError, KeyError) as exc:
         raise ParameterFileError(f"{source}: cannot read population ({exc})") from None
@@ -195,6 +196,38 @@ def _assess(problem: TrainingProblem, ln_km: np.ndarray, threshold: float, stabi
     result = evaluate_ln_km(problem, ln_km, threshold, n_threads, device, mode)
     code = np.array([REASONS.index(r) for r in result.reason], dtype=np.int8)
     return result.lambda_max, result.valid, code
+
+
+def _create_datasets(f: h5py.File, n_columns: int, chunk_size: int) -> dict:
+    """Empty resizable datasets of a population: ``parameter_values`` (0, n_columns) f8 and the
+    per-row columns ``lambda_max`` (0,) f8, ``valid`` (0,) bool, ``reason`` (0,) i1."""
+    datasets = {"parameter_values": f.create_dataset(
+        "parameter_values", (0, n_columns), maxshape=(None, n_columns),
+        dtype="f8", chunks=(min(chunk_size, 1024), n_columns))}
+    datasets.update({k: f.create_dataset(k, (0,), maxshape=(None,), dtype=dt, chunks=(min(chunk_size, 65536),))
+                     for k, dt in (("lambda_max", "f8"), ("valid", "bool"), ("reason", "i1"))})
+    return datasets
+
+
+def _append_rows(datasets: dict, problem: TrainingProblem, ln_km: np.ndarray, lam: np.ndarray,
+                 valid: np.ndarray, reason: np.ndarray, scale: float) -> None:
+    """Append m rows: ``ln_km`` (m, n_km) ln(mol/L) is written as Km in ``scale`` x mol/L
+    followed by the back-calculated Vmax (m, n_rxn) in that unit per hour; ``lam`` (m,) 1/h,
+    ``valid`` (m,) bool and ``reason`` (m,) i1 go to their columns."""
+    with np.errstate(over="ignore"):
+        vmax = back_calculate_vmax(problem.stability, ln_km)
+    block = np.hstack([np.exp(ln_km) * scale, vmax])
+    _append(datasets["parameter_values"], block)
+    _append(datasets["lambda_max"], lam)
+    _append(datasets["valid"], valid)
+    _append(datasets["reason"], reason)
+
+
+def _write_footer(f: h5py.File, names: list[str], written: int, attrs: dict) -> None:
+    """``parameter_names`` (P,) str, ``num_parameters_sets`` () i8 and the file attributes."""
+    f.create_dataset("parameter_names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
+    f.create_dataset("num_parameters_sets", data=np.int64(written))
+    f.attrs.update(attrs)
 
 
 def _append(dataset, block: np.ndarray) -> None:

@@ -31,28 +31,19 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-from dataclasses import asdict, dataclass, field, fields, replace
-from importlib.resources import files
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .._files import read_text, write_text_atomic
+from .._files import write_text_atomic
 from .._validation import check_choice, check_float, check_int
-from ..errors import RenaissanceError, located
+from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
+from ..errors import located
 from ..settings import UnitSettings
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from ..shipped import shipped_path
 
 MAPPINGS = ("tanh", "batch_minmax")
 SHAPINGS = ("zscore", "centered_rank")
 DTYPES = ("float32", "bfloat16")
-
-
-class ConfigError(RenaissanceError):
-    """A training configuration (TOML) is malformed or names unknown settings."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,16 +253,14 @@ SHIPPED_STATES = {
 
 def default_config_path() -> Path:
     """The shipped E. coli training configuration."""
-    return _data("ecoli_train.toml")
+    return shipped_path("ecoli_train.toml")
 
 
 def shipped_state(name_or_path: str) -> Path:
     """The path of a shipped steady state by name (:data:`SHIPPED_STATES`), else ``name_or_path``."""
-    return _data(SHIPPED_STATES[name_or_path]) if name_or_path in SHIPPED_STATES else Path(name_or_path)
+    return shipped_path(SHIPPED_STATES[name_or_path]) if name_or_path in SHIPPED_STATES else Path(name_or_path)
 
 
-def _data(name: str) -> Path:
-    return Path(str(files("renaissance") / "data" / name))
 
 
 def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: str | None = None) -> TrainSettings:
@@ -284,18 +273,18 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
         raise ConfigError(located(source, f"preset '{preset}'", f"unknown; known: {sorted(PRESETS)}"))
     try:
         generator_table = dict(data.get("generator", {}))
-        _km_bounds_to_ln(generator_table, source)
-        generator = _build(GeneratorSettings, {**PRESETS[preset]["generator"], **generator_table}, "generator", source)
-        nes = _build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
-        robustness = _build(RobustnessRewardSettings, data.get("robustness", {}), "robustness", source)
-        units = _build(UnitSettings, data.get("units", {}), "units", source)
+        km_bounds_to_ln(generator_table, source)
+        generator = build(GeneratorSettings, {**PRESETS[preset]["generator"], **generator_table}, "generator", source)
+        nes = build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
+        robustness = build(RobustnessRewardSettings, data.get("robustness", {}), "robustness", source)
+        units = build(UnitSettings, data.get("units", {}), "units", source)
         problem_table = dict(data.get("problem", {}))
         if "model" not in problem_table:
             raise ConfigError(located(source, "problem.model", "missing (path of a SKiMpy YAML model)"))
         for key in ("model", "steady_state", "states", "fixed_km"):
             if problem_table.get(key) is not None:
                 problem_table[key] = str((Path(base_dir) / problem_table[key]).resolve())
-        problem = _build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
+        problem = build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
         top = {k: data[k] for k in ("seed", "final_samples") if k in data}
         return TrainSettings(problem=problem, generator=generator, nes=nes, robustness=robustness, preset=preset, **top)
     except (TypeError, ValueError) as exc:
@@ -305,11 +294,36 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
 def load_settings(path: str | os.PathLike | None = None) -> TrainSettings:
     """Read a training configuration (default: the shipped E. coli one)."""
     path = Path(path) if path is not None else default_config_path()
-    try:
-        data = tomllib.loads(read_text(path, ConfigError))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(located(str(path), "TOML", str(exc))) from None
-    return settings_from_dict(data, path.parent, str(path))
+    return settings_from_dict(read_toml(path), path.parent, str(path))
+
+
+def configured_settings(config: str | os.PathLike | None = None, *, preset: str | None = None,
+                        seed: int | None = None, generations: int | None = None, target_lambda: float | None = None,
+                        reward: str | None = None, robustness_models: int | None = None,
+                        state: str | None = None) -> TrainSettings:
+    """The settings of ``config`` (default: the shipped E. coli one) with the command line's
+    overrides (``None``: keep the file's value).
+
+    A ``preset`` replaces the file's ``[generator]`` (but the Km bounds) and ``[nes]`` tables;
+    ``state`` is a shipped state's name (:data:`SHIPPED_STATES`) or a steady-state CSV and
+    replaces the file's ``steady_state`` / ``states`` + ``state_index``.
+    """
+    data = settings_to_dict(load_settings(config))
+    for key, value in (("preset", preset), ("seed", seed)):
+        if value is not None:
+            data[key] = value
+    if preset is not None:
+        data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
+        data["nes"] = {}
+    for key, value in (("generations", generations), ("target_lambda", target_lambda), ("reward", reward)):
+        if value is not None:
+            data["nes"][key] = value
+    if robustness_models is not None:
+        data["robustness"]["models_per_child"] = robustness_models
+    if state is not None:
+        data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
+                           "steady_state": str(shipped_state(state))}
+    return settings_from_dict(data, source=str(config or "shipped config"))
 
 
 def settings_to_dict(settings: TrainSettings) -> dict:
@@ -335,43 +349,3 @@ def with_overrides(settings: TrainSettings, **tables) -> TrainSettings:
         if values:
             changes[name] = replace(getattr(settings, name), **values)
     return replace(settings, **changes)
-
-
-def toml_text(data: dict) -> str:
-    """Minimal TOML writer for scalar keys and one level of tables of scalars/lists; ``None``
-    values (unset options: TOML has no null) are left out."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
-    for table, values in data.items():
-        if isinstance(values, dict):
-            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value) if isinstance(value, int) or math.isfinite(value) else str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _km_bounds_to_ln(table: dict, source: str | None) -> None:
-    if "km_bounds" in table:
-        if "ln_km_bounds" in table:
-            raise ConfigError(located(source, "generator", "give km_bounds (mol/L) or ln_km_bounds, not both"))
-        low, high = table.pop("km_bounds")
-        if not (0 < low < high):
-            raise ConfigError(located(source, "generator.km_bounds", f"{[low, high]} must satisfy 0 < low < high (mol/L)"))
-        table["ln_km_bounds"] = (math.log(low), math.log(high))
-
-
-def _build(cls, values: dict, table: str, source: str | None):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(located(source, f"[{table}] keys {unknown}", f"unknown; known: {sorted(known)}"))
-    return cls(**values)

@@ -291,6 +291,16 @@ def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, fin
                        state.lambda_array(), final_ln_km, final_lambda_max, final_valid, problem.used, problem.free)
 
 
+def runs_to_resume(out: str | os.PathLike) -> list[Path]:
+    """The training runs in ``out``: ``out`` itself, else its ``seed_<s>`` sub-directories
+    (``train --repeats``); none is an error."""
+    out = Path(out)
+    run_dirs = [out] if (out / CONFIG).exists() else sorted(out.glob("seed_*"))
+    if not run_dirs:
+        raise RenaissanceError(f"{out}: no training run to resume (no {CONFIG})")
+    return run_dirs
+
+
 def load_run_settings(run_dir: str | os.PathLike) -> TrainSettings:
     """The settings a run directory was started with."""
     config = Path(run_dir) / CONFIG

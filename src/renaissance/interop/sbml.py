@@ -106,12 +106,24 @@ def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: n
     """
     libsbml = _libsbml()
     model_src = cm.model
-    cell = {c: model_src.parameter(f"cell_volume_{c}", 1.0) for c in model_src.compartments}
     doc = libsbml.SBMLDocument(3, 2)
     model = doc.createModel()
     _check(model.setId(sid(model_id)), "model id")
     model.setName(model_src.name or model_id)
     _units(model, units)
+    _add_compartments(model, model_src)
+    _add_species(model, cm, state_arrays(cm, state, units).ln_x)
+    _add_parameters(model, _parameter_values(cm, km, vmax, units))
+    S = _species_stoichiometry(cm)
+    for k, (reaction, formula) in enumerate(zip(cm.structure.reactions, rate_formulas(cm))):
+        _add_reaction(model, cm, S, k, reaction, formula)
+    return libsbml.writeSBMLToString(doc)
+
+
+def _add_compartments(model, model_src) -> None:
+    """One constant 3-D compartment per model compartment, size ``volume_<c> / cell_volume_<c>``
+    (dimensionless ratio, written in litre as the model's volume unit)."""
+    cell = {c: model_src.parameter(f"cell_volume_{c}", 1.0) for c in model_src.compartments}
     for c in model_src.compartments:
         comp = model.createCompartment()
         _check(comp.setId(sid(c)), f"compartment '{c}'")
@@ -120,7 +132,13 @@ def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: n
         comp.setSpatialDimensions(3)
         comp.setSize(model_src.parameter(f"volume_{c}", 1.0) / cell[c])
         comp.setUnits("litre")
-    ln_x = state_arrays(cm, state, units).ln_x
+
+
+def _add_species(model, cm: CompiledModel, ln_x: np.ndarray) -> None:
+    """One species per entry of ``cm.species``; ``ln_x`` (n_species,) is the log concentration
+    in model units (1/``concentration_scale`` mol/L), in ``cm.species`` order. Boundary
+    species are constant."""
+    model_src = cm.model
     boundary = set(cm.structure.boundary)
     for name, value in zip(cm.species, np.exp(ln_x)):
         sp = model.createSpecies()
@@ -132,11 +150,22 @@ def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: n
         sp.setBoundaryCondition(name in boundary)
         sp.setConstant(name in boundary)
         sp.setSubstanceUnits("substance")
+
+
+def _parameter_values(cm: CompiledModel, km: np.ndarray, vmax: np.ndarray,
+                      units: UnitSettings) -> list[tuple[str, float, str]]:
+    """``(name, value, unit id)`` of every parameter, in model units: Km (n_km,) mol/L scaled by
+    ``concentration_scale``, Vmax (n_rxn,) as given, then Keq of the reversible reactions."""
     scale = units.concentration_scale
     values = [(name, float(k) * scale, "concentration") for name, k in zip(cm.km_names, km)]
     values += [(f"vmax_forward_{r}", float(v), "concentration_per_hour") for r, v in zip(cm.structure.reactions, vmax)]
     values += [(f"k_equilibrium_{r}", math.exp(lk), "dimensionless")
                for r, lk, rev in zip(cm.structure.reactions, cm.ln_keq, cm.reversible) if rev]
+    return values
+
+
+def _add_parameters(model, values: list[tuple[str, float, str]]) -> None:
+    """One constant global parameter per ``(name, value, unit id)``."""
     for name, value, unit in values:
         p = model.createParameter()
         _check(p.setId(sid(name)), f"parameter '{name}'")
@@ -144,34 +173,49 @@ def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: n
         p.setValue(value)
         p.setConstant(True)
         p.setUnits(unit)
+
+
+def _species_stoichiometry(cm: CompiledModel) -> np.ndarray:
+    """Stoichiometric matrix (n_species, n_rxn), variable and boundary rows together, rows in
+    ``cm.species`` order."""
     S = np.vstack([cm.structure.S, cm.structure.S_boundary])
     order = cm.structure.variables + cm.structure.boundary
     index = {s: i for i, s in enumerate(order)}
     rows = [index[s] for s in cm.species]  # S rows in cm.species order
-    S = S[rows]
-    for k, (reaction, formula) in enumerate(zip(cm.structure.reactions, rate_formulas(cm))):
-        rx = model.createReaction()
-        _check(rx.setId(sid(reaction)), f"reaction '{reaction}'")
-        rx.setName(reaction)
-        rx.setReversible(bool(cm.reversible[k]))
-        monomials = np.isin(cm.mono_den, np.flatnonzero(cm.den_rxn == k))
-        in_law = ((cm.forward[k] != 0) | ((cm.backward[k] != 0) & cm.reversible[k])
-                  | np.any(cm.mono_x[monomials] != 0, axis=0))
-        for i, species in enumerate(cm.species):
-            coefficient = S[i, k]
-            if coefficient != 0:
-                ref = rx.createReactant() if coefficient < 0 else rx.createProduct()
-                ref.setSpecies(sid(species))
-                ref.setStoichiometry(float(abs(coefficient)))
-                ref.setConstant(True)
-            elif in_law[i]:
-                rx.createModifier().setSpecies(sid(species))
-        ast = libsbml.parseL3Formula(formula)
-        if ast is None:
-            raise SBMLError(located(reaction, "rate law", libsbml.getLastParseL3Error()))
-        law = rx.createKineticLaw()
-        _check(law.setMath(ast), f"kinetic law of '{reaction}'")
-    return libsbml.writeSBMLToString(doc)
+    return S[rows]
+
+
+def _add_reaction(model, cm: CompiledModel, S: np.ndarray, k: int, reaction: str, formula: str) -> None:
+    """Reaction ``k``: reactants and products from column ``k`` of ``S`` (n_species, n_rxn),
+    modifiers for the other species its rate law uses, and the kinetic law ``formula``."""
+    libsbml = _libsbml()
+    rx = model.createReaction()
+    _check(rx.setId(sid(reaction)), f"reaction '{reaction}'")
+    rx.setName(reaction)
+    rx.setReversible(bool(cm.reversible[k]))
+    in_law = _species_in_law(cm, k)
+    for i, species in enumerate(cm.species):
+        coefficient = S[i, k]
+        if coefficient != 0:
+            ref = rx.createReactant() if coefficient < 0 else rx.createProduct()
+            ref.setSpecies(sid(species))
+            ref.setStoichiometry(float(abs(coefficient)))
+            ref.setConstant(True)
+        elif in_law[i]:
+            rx.createModifier().setSpecies(sid(species))
+    ast = libsbml.parseL3Formula(formula)
+    if ast is None:
+        raise SBMLError(located(reaction, "rate law", libsbml.getLastParseL3Error()))
+    law = rx.createKineticLaw()
+    _check(law.setMath(ast), f"kinetic law of '{reaction}'")
+
+
+def _species_in_law(cm: CompiledModel, k: int) -> np.ndarray:
+    """(n_species,) bool: species with a nonzero exponent in reaction ``k``'s rate law (forward
+    term, backward term if reversible, or any denominator monomial)."""
+    monomials = np.isin(cm.mono_den, np.flatnonzero(cm.den_rxn == k))
+    return ((cm.forward[k] != 0) | ((cm.backward[k] != 0) & cm.reversible[k])
+            | np.any(cm.mono_x[monomials] != 0, axis=0))
 
 
 def _units(model, units: UnitSettings) -> None:

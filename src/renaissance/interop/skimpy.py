@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import write_atomic
+from .._files import write_hdf5_atomic
 from ..errors import ParameterFileError, located
 
 
@@ -39,15 +39,15 @@ def write_skimpy_population(path: str | os.PathLike, sets: ParameterSets) -> Non
 
     string = h5py.special_dtype(vlen=str)
 
-    def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("parameter_names", data=np.array(sets.names, dtype=object), dtype=string)
-            f.create_dataset("num_parameters_sets", data=len(sets.values))
-            f.create_dataset("index", data=np.array(sets.index, dtype=object), dtype=string)
-            for i, row in enumerate(np.asarray(sets.values, dtype=np.float64)):
-                f.create_dataset(f"parameter_set_{i}", data=row)
+    def write(f, check_written):
+        f.create_dataset("parameter_names", data=np.array(sets.names, dtype=object), dtype=string)
+        f.create_dataset("num_parameters_sets", data=len(sets.values))
+        f.create_dataset("index", data=np.array(sets.index, dtype=object), dtype=string)
+        for i, row in enumerate(np.asarray(sets.values, dtype=np.float64)):
+            f.create_dataset(f"parameter_set_{i}", data=row)
+            check_written()
 
-    write_atomic(path, write)
+    write_hdf5_atomic(path, write)
 
 
 def read_skimpy_population(path: str | os.PathLike) -> ParameterSets:

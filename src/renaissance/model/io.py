@@ -132,6 +132,16 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
     if cls not in MECHANISMS:
         raise ModelFormatError(located(source, where, f"unknown mechanism class {cls!r}; known: {sorted(MECHANISMS)}"))
     spec = MECHANISMS[cls]
+    roles = _roles_from_dict(mech, species, source, where)
+    stoich = _stoichiometry_from_dict(mech, spec, cls, roles, source, where)
+    _check_substrates(cls, roles, stoich, source, where)
+    modifiers = _modifiers_from_dict(entry, species, source, where)
+    _check_reaction_parameters(rid, spec, cls, parameters, source, where)
+    return Reaction(rid, cls, roles, stoich, tuple(modifiers), explicit_stoichiometry=spec.fixed_roles is None)
+
+
+def _roles_from_dict(mech: dict, species, source, where: str) -> dict[str, str]:
+    """Role -> reactant of a mechanism mapping: valid role names, declared reactants, one role each."""
     roles: dict[str, str] = {}
     for role, sid in mech.items():
         if role in ("class", "mechanism_stoichiometry"):
@@ -145,7 +155,12 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
         if sid in roles.values():
             raise ModelFormatError(located(source, where, f"reactant {sid!r} fills two roles"))
         roles[role] = sid
+    return roles
 
+
+def _stoichiometry_from_dict(mech: dict, spec, cls, roles: dict[str, str], source, where: str) -> dict:
+    """Role -> stoichiometric coefficient: the mechanism's fixed roles, or the file's
+    ``mechanism_stoichiometry`` (same roles); substrates negative, the others positive."""
     given = mech.get("mechanism_stoichiometry")
     if spec.fixed_roles is not None:
         if set(roles) != set(spec.fixed_roles):
@@ -162,6 +177,11 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
         kind = parse_role(role)[0]
         if coeff == 0 or (coeff < 0) != (kind == "substrate"):
             raise ModelFormatError(located(source, where, f"role '{role}' has stoichiometry {coeff}"))
+    return stoich
+
+
+def _check_substrates(cls, roles: dict[str, str], stoich: dict, source, where: str) -> None:
+    """At least one substrate; the Hill mechanism needs n:n roles with |stoichiometry| 1."""
     subs = [r for r in roles if parse_role(r)[0] == "substrate"]
     if not subs:
         raise ModelFormatError(located(source, where, "has no substrate"))
@@ -170,6 +190,9 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
     ):
         raise ModelFormatError(located(source, where, "H1GeneralizedReversibleHill needs n:n roles, all |stoichiometry| 1"))
 
+
+def _modifiers_from_dict(entry: dict, species, source, where: str) -> list[Modifier]:
+    """The reaction's ``modifiers`` mapping: known classes, declared small molecules, numeric stoichiometry."""
     modifiers = []
     for key, mod in _mapping(entry.get("modifiers"), source, f"{where} modifiers").items():
         mod = _mapping(mod, source, f"{where} modifier '{key}'")
@@ -181,7 +204,11 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
             raise ModelFormatError(located(source, f"{where} modifier '{key}'", f"undeclared reactant {sid!r}"))
         nu = _mapping(mod.get("mechanism_stoichiometry"), source, f"{where} modifier '{key}'").get("small_molecule")
         modifiers.append(Modifier(str(key), mod["class"], sid, _number(nu, source, f"{where} modifier '{key}' stoichiometry")))
+    return modifiers
 
+
+def _check_reaction_parameters(rid, spec, cls, parameters, source, where: str) -> None:
+    """A reversible mechanism needs a positive finite Keq; a Hill coefficient, if given, must be 1."""
     if spec.reversible:
         keq = parameters.get(f"k_equilibrium_{rid}")
         if keq is None or not keq > 0 or keq == float("inf"):
@@ -192,7 +219,6 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
         if hill is not None and hill != 1.0:
             raise ModelFormatError(located(
                 source, where, f"hill_coefficient_{rid} = {hill}: only Hill coefficient 1 is implemented"))
-    return Reaction(rid, cls, roles, stoich, tuple(modifiers), explicit_stoichiometry=spec.fixed_roles is None)
 
 
 def model_to_dict(model: KineticModel) -> dict:

@@ -3,6 +3,11 @@
 Shapes: ``ln_x`` (..., n_sp) ln concentrations in model units (variables then boundary species,
 ``cm.species`` order); ``ln_k`` (..., n_km) ln Km in model units (``cm.km_names`` order);
 ``vmax`` (..., n_rxn) in model concentration per hour. Rates come out in the same units.
+
+A reference implementation used by the tests (and ``benchmarks/bench_stability.py``): it writes
+the rate laws out directly from the compiled arrays, and the library's own rates
+(:func:`renaissance.dynamics.system.rate_laws`, the stability Jacobians) are checked against it.
+No library module imports it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._validation import check_choice, check_shape
 from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
@@ -85,45 +86,15 @@ def evaluate_stability(
         Km sets per chunk (default: 4096 on a GPU; on the CPU 128, or fewer so that a small batch
         still gives every thread a chunk).
     """
-    if mode not in MODES:
-        raise ValueError(f"mode == {mode!r}, must be one of {MODES}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend == {backend!r}, must be one of {BACKENDS}")
+    check_choice(mode, "mode", MODES)
+    check_choice(backend, "backend", BACKENDS)
     with np.errstate(all="ignore"):  # a Km <= 0 gives NaN, reported per set by `screen`
         ln_km = np.log(np.asarray(km, dtype=np.float64))
-    if ln_km.ndim != 2 or ln_km.shape[1] != len(problem.km_names):
-        raise ValueError(f"km has shape {np.shape(km)}, expected (B, {len(problem.km_names)})")
-    if backend == "torch":
-        try:
-            import torch
-        except ImportError:
-            raise RenaissanceError(
-                "backend 'torch' needs PyTorch: pip install 'renaissance-kinetics[torch]'") from None
-
-        xp, prob = torch, problem.to_torch(device)
-        ln_km_x = torch.as_tensor(ln_km, device=device)
-        # load torch's lazily initialised linear-algebra backend once, before worker threads
-        # race to initialise it ("lazy wrapper should be called at most once" on CUDA)
-        torch.linalg.slogdet(torch.eye(2, dtype=torch.float64, device=device))
-    else:
-        xp, prob, ln_km_x = np, problem, ln_km
+    check_shape(ln_km, "km", ("B", len(problem.km_names)))
+    xp, prob, ln_km_x = _backend_arrays(problem, ln_km, backend, device)
 
     def run(start: int, eigenvalues):
-        with np.errstate(all="ignore"):  # overflow is reported per set by `screen`
-            J, vmax = jacobians_and_vmax(prob, ln_km_x[start:start + chunk_size], xp)
-        code = _to_numpy(screen(J, vmax, xp))
-        lam = np.full(len(code), np.nan)
-        certified = np.zeros(len(code), dtype=bool)
-        ok = np.flatnonzero(code == OK)
-        if mode == "decide" and len(ok):
-            certified[ok] = _to_numpy(certify_unstable(J[_index(ok, xp, J)], threshold, ladder, xp))
-            ok = ok[~certified[ok]]
-        if len(ok):
-            try:
-                lam[ok] = eigenvalues(J[_index(ok, xp, J)])
-            except (np.linalg.LinAlgError, RuntimeError):
-                code[ok] = EIGEN_FAILED
-        return lam, code, certified
+        return _run_chunk(prob, ln_km_x[start:start + chunk_size], xp, mode, threshold, ladder, eigenvalues)
 
     on_gpu = backend == "torch" and device != "cpu"
     n_threads = n_threads or os.cpu_count() or 1
@@ -144,6 +115,49 @@ def evaluate_stability(
     lam, code, certified = (np.concatenate(p) for p in zip(*parts))
     valid = (code == OK) & (lam <= threshold)
     return StabilityResult(lam, valid, np.asarray(REASONS, dtype=object)[code], certified, threshold)
+
+
+def _backend_arrays(problem: StabilityProblem, ln_km: np.ndarray, backend: str, device: str):
+    """``(xp, problem, ln_km)`` for ``backend``: numpy and the inputs as given, or torch, the
+    problem on ``device`` and ``ln_km`` (B, n_km), ln(mol/L), as a float64 tensor there."""
+    if backend != "torch":
+        return np, problem, ln_km
+    try:
+        import torch
+    except ImportError:
+        raise RenaissanceError(
+            "backend 'torch' needs PyTorch: pip install 'renaissance-kinetics[torch]'") from None
+
+    xp, prob = torch, problem.to_torch(device)
+    ln_km_x = torch.as_tensor(ln_km, device=device)
+    # load torch's lazily initialised linear-algebra backend once, before worker threads
+    # race to initialise it ("lazy wrapper should be called at most once" on CUDA)
+    torch.linalg.slogdet(torch.eye(2, dtype=torch.float64, device=device))
+    return xp, prob, ln_km_x
+
+
+def _run_chunk(prob, ln_km, xp, mode: str, threshold: float, ladder, eigenvalues):
+    """One chunk of Km sets, ``ln_km`` (b, n_km) in ln(mol/L) on ``xp``'s device.
+
+    Returns numpy arrays of shape (b,): lambda_max in 1/h (NaN where not computed), the
+    reason code, and whether the set was certified unstable without eigenvalues.
+    ``eigenvalues`` maps Jacobians (m, n, n) to lambda_max (m,) in 1/h.
+    """
+    with np.errstate(all="ignore"):  # overflow is reported per set by `screen`
+        J, vmax = jacobians_and_vmax(prob, ln_km, xp)
+    code = _to_numpy(screen(J, vmax, xp))
+    lam = np.full(len(code), np.nan)
+    certified = np.zeros(len(code), dtype=bool)
+    ok = np.flatnonzero(code == OK)
+    if mode == "decide" and len(ok):
+        certified[ok] = _to_numpy(certify_unstable(J[_index(ok, xp, J)], threshold, ladder, xp))
+        ok = ok[~certified[ok]]
+    if len(ok):
+        try:
+            lam[ok] = eigenvalues(J[_index(ok, xp, J)])
+        except (np.linalg.LinAlgError, RuntimeError):
+            code[ok] = EIGEN_FAILED
+    return lam, code, certified
 
 
 def _to_numpy(a) -> np.ndarray:

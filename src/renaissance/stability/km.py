@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,8 @@ def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarra
 
     Columns may come in any order. Unknown names, a missing name from ``required`` (default:
     all ``km_names``), and values that are not finite and > 0 are errors naming the file, row
-    and column. Absent optional columns are filled with 1.0 (they enter no rate).
+    and column; so is a file with a header and no rows ("no Km sets"). Absent optional columns
+    are filled with 1.0 (they enter no rate).
 
     Returns
     -------
@@ -39,20 +41,28 @@ def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarra
     missing = [name for name in required if name not in header]
     if missing:
         raise ParameterFileError(located(str(path), f"Km {missing[:5]}", f"missing column ({len(missing)} in all)"))
+    if len(rows) == 1:
+        raise ParameterFileError(f"{path}: no Km sets in {Path(path).name} (a header and no rows; one row per set)")
     km = np.ones((len(rows) - 1, len(km_names)))
     columns = [index[h] for h in header]
     for r, row in enumerate(rows[1:]):
         if len(row) != len(header):
             raise ParameterFileError(located(str(path), f"row {r + 1}", f"has {len(row)} fields, header has {len(header)}"))
         for field, col, name in zip(row, columns, header):
-            try:
-                value = float(field)
-            except ValueError:
-                value = math.nan
-            if not (math.isfinite(value) and value > 0):
-                raise ParameterFileError(located(str(path), f"row {r + 1}, '{name}'", f"value {field!r} must be a finite number > 0"))
-            km[r, col] = value
+            km[r, col] = parse_km_value(field, str(path), f"row {r + 1}, '{name}'")
     return km
+
+
+def parse_km_value(field: str, source: str, where: str, prefix: str = "value ") -> float:
+    """The number in the text ``field`` of a Km file (any unit), which must be finite and > 0;
+    otherwise ``ParameterFileError("<source>: <where>: <prefix>'<field>' must be a finite number > 0")``."""
+    try:
+        value = float(field)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ParameterFileError(located(source, where, f"{prefix}{field!r} must be a finite number > 0"))
+    return value
 
 
 def write_km_table(path: str | os.PathLike, km: np.ndarray, km_names) -> None:

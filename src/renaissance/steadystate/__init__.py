@@ -7,7 +7,8 @@ from .table import (
 from .constraints import load_constraints, save_constraints
 from .sampler import StateSample, sample_steady_states
 from .samples_io import read_sample_state, read_samples, write_samples
-from .tfa import TFASettings, find_steady_state
+from .settings import TFASettings
+from .tfa import find_steady_state
 
 __all__ = [
     "StateSample", "load_constraints", "read_sample_state", "read_samples", "sample_steady_states",

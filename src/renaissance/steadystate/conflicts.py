@@ -1,18 +1,21 @@
 """Name a small set of TFA constraints that cannot hold together (an irreducible infeasible subset).
 
-The relaxable constraints of :class:`~renaissance.steadystate.tfa.TFASettings` are split into
+The relaxable constraints of :class:`~renaissance.steadystate.settings.TFASettings` are split into
 individual elements (:class:`Constraint`): the growth bound, each fixed flux, each per-reaction
 flux bound, each dG/RT bound, each fixed direction and each per-species concentration bound.
 The irrelaxable core -- mass balance, irreversibility, the second law with its margin, the
 default flux bound and minimum |flux|, the default concentration bounds -- always holds.
 
-Feasibility of a subset is decided by the TFA direction MILP (``tfa._directions`` with a huge
-gap: it stops at the first feasible pattern; ~0.005 s when presolve proves infeasibility,
-~0.3-0.9 s for a feasible E. coli problem). Method: a deletion filter over the constraint
+Feasibility of a subset is decided by the TFA direction MILP (:func:`.problem.direction_pattern`
+with a huge gap: it stops at the first feasible pattern; ~0.005 s when presolve proves
+infeasibility, ~0.3-0.9 s for a feasible E. coli problem). Method: a deletion filter over the constraint
 groups first (few checks), then QuickXplain (Junker 2004) over the members of the remaining
 groups: O(k log(n/k)) checks for a conflict of k out of n members. The result is irreducible
 (dropping any one member makes the rest feasible) unless a check ran out of time, in which
 case that member is kept and the set is reported as not proven minimal.
+
+:func:`infeasibility_message` is the text of the InfeasibleError that
+:func:`~renaissance.steadystate.tfa.find_steady_state` and the sampler raise.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from scipy.optimize import linprog
 from ..errors import InfeasibleError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
-from .tfa import GROUPS, TFASettings, _build, _directions
+from .problem import Problem, build_problem, direction_pattern, pattern_dg_bounds, pattern_flux_bounds
+from .settings import GROUPS, TFASettings
 
 _CHECK_LIMIT = 5.0  # seconds per feasibility MILP
 _BUDGET = 15.0  # seconds for the whole search; past it, remaining members are kept
@@ -35,7 +39,7 @@ _BUDGET = 15.0  # seconds for the whole search; past it, remaining members are k
 
 @dataclass(frozen=True, order=True)
 class Constraint:
-    """One relaxable constraint: ``group`` (a member of ``tfa.GROUPS``) and its reaction or species."""
+    """One relaxable constraint: ``group`` (a member of ``settings.GROUPS``) and its reaction or species."""
 
     group: str
     key: str = ""
@@ -194,7 +198,7 @@ class _Oracle:
     def _check(self, kept: Sequence[Constraint]) -> bool | None:
         if time.monotonic() > self.deadline:
             return None
-        p = _build(self.cm, restrict(self.s, kept), self.units)
+        p = build_problem(self.cm, restrict(self.s, kept), self.units)
         if p.conflict:
             return True
         rxns = self.cm.structure.reactions
@@ -214,7 +218,7 @@ class _Oracle:
                 return False
         self.checks += 1
         try:
-            d = _directions(p, self.limit, gap=1e9)
+            d = direction_pattern(p, self.limit, gap=1e9)
         except InfeasibleError:  # undecided within the limit
             return None
         if d is None:
@@ -223,12 +227,9 @@ class _Oracle:
         return False
 
 
-def _flux_lp(p, d: np.ndarray) -> bool:
+def _flux_lp(p: Problem, d: np.ndarray) -> bool:
     """Whether S u = 0 has a solution within the bounds of ``p`` and directions d (n_th,) (0 = open)."""
-    lo, hi = p.u_lo.copy(), p.u_hi.copy()
-    k_pos, k_neg = p.thermo[d > 0], p.thermo[d < 0]
-    lo[k_pos] = np.maximum(lo[k_pos], p.eps[k_pos])
-    hi[k_neg] = np.minimum(hi[k_neg], -p.eps[k_neg])
+    lo, hi = pattern_flux_bounds(p, d)
     if np.any(lo > hi):
         return False
     res = linprog(np.zeros(len(lo)), A_eq=p.S, b_eq=np.zeros(p.S.shape[0]), bounds=np.column_stack([lo, hi]),
@@ -236,11 +237,9 @@ def _flux_lp(p, d: np.ndarray) -> bool:
     return res.status != 2
 
 
-def _thermo_lp(p, d: np.ndarray) -> bool:
-    """Whether some ln x in the box gives dG/RT within the bounds of ``p`` and the signs d (n_th,)."""
-    m = p.margin
-    g_lo = np.where(d < 0, np.maximum(p.g_lo, m), p.g_lo)
-    g_hi = np.where(d > 0, np.minimum(p.g_hi, -m), p.g_hi)
+def _thermo_lp(p: Problem, d: np.ndarray) -> bool:
+    """Whether some ln x in the box gives dG/RT within the bounds of ``p`` and the signs d (n_th,) (0 = open)."""
+    g_lo, g_hi = pattern_dg_bounds(p, d)
     if np.any(g_lo > g_hi):
         return False
     # g_lo <= D ln x + c <= g_hi as two one-sided row sets (infinite sides dropped)
@@ -313,7 +312,7 @@ def growth_limit(cm: CompiledModel, s: TFASettings, units: UnitSettings = UnitSe
     bounds whose dual is non-zero, except the +-min_abs_flux thresholds; (nan, []) if the LP
     fails.
     """
-    p = _build(cm, replace(s, min_growth=0.0), units)
+    p = build_problem(cm, replace(s, min_growth=0.0), units)
     rxns = cm.structure.reactions
     g = rxns.index(s.growth_reaction)
     cost = np.zeros(len(rxns))
@@ -392,3 +391,33 @@ def conflict_message(cm: CompiledModel, s: TFASettings, conflict: Conflict,
             text += (f". The flux constraints alone (without the second law) allow growth <= {top:.4g} 1/h"
                      + (", limited by " + ", ".join(binding) if binding else ""))
     return text
+
+
+def describe_group(group: str, s: TFASettings) -> str:
+    """One constraint group of ``s`` in words with its values, e.g. ``"fixed_fluxes (ANTHtex = 0.14)"``."""
+    if group == "growth":
+        return f"growth ({s.growth_scaling:g} x v({s.growth_reaction}) >= min_growth = {s.min_growth:g} 1/h)"
+    if group == "fixed_fluxes":
+        return "fixed_fluxes (" + (", ".join(f"{r} = {v:g}" for r, v in s.fixed_fluxes.items()) or "none") + ")"
+    if group == "flux_bounds":
+        bounds = ", ".join(f"{r} in [{a:g}, {b:g}]" for r, (a, b) in s.flux_bounds.items())
+        return f"flux_bounds ({bounds or 'none'})"
+    if group == "dg_bounds":
+        return "dg_bounds (" + ", ".join(f"dG/RT({r}) in [{a:g}, {b:g}]" for r, (a, b) in s.dg_bounds.items()) + ")"
+    if group == "fixed_directions":
+        return "fixed_directions (" + ", ".join(f"{r} {d:+d}" for r, d in s.fixed_directions.items()) + ")"
+    return f"species_bounds ({len(s.species_bounds)} species)"
+
+
+def infeasibility_message(cm: CompiledModel, s: TFASettings, units: UnitSettings, p: Problem) -> str:
+    """The InfeasibleError text for settings ``s`` whose problem ``p`` (:func:`.problem.build_problem`)
+    has no feasible direction pattern: the contradictory bounds if any, a small conflicting set of
+    individual constraints (:func:`find_conflict`, :func:`conflict_message`), then the active fixed
+    fluxes and flux bounds.
+    """
+    head = "no thermodynamically feasible steady state"
+    if p.conflict:
+        head += f" (contradictory bounds: {p.conflict})"
+    conflict = find_conflict(cm, s, units)
+    return (f"{head}: {conflict_message(cm, s, conflict, units)}. Active: "
+            + "; ".join(describe_group(g, s) for g in ("fixed_fluxes", "flux_bounds")))

@@ -1,6 +1,6 @@
 """Constraints files: the experimental and thermodynamic constraints of a steady state, in YAML.
 
-A constraints file holds everything :class:`~renaissance.steadystate.tfa.TFASettings` holds,
+A constraints file holds everything :class:`~renaissance.steadystate.settings.TFASettings` holds,
 plus measured concentrations with their sources. It is read with ``yaml.safe_load`` semantics
 (duplicate keys refused). Units: fluxes in mmol/gDW/h, growth in 1/h, concentrations in mol/L,
 displacements as dG/RT (dimensionless). Every key but ``growth.reaction`` is optional; unknown
@@ -37,12 +37,12 @@ uses every section)::
       time_limit: 60             # seconds for the direction MILP
       weight_spread: 1.0         # spread of the analytic-centre weights (0: plain centre)
 
-Defaults: numbers left out take the :class:`TFASettings` defaults (``default_bound`` 100,
-``default_bounds`` [1e-7, 2e-2] mol/L, ``min_margin`` 0.12, ``min_abs_flux`` 1e-6,
-``flux_budget`` 2, ``time_limit`` 60, ``weight_spread`` 1, ``ln_keq_uncertainty.default`` 0);
-``growth.scaling`` defaults to 1 and ``growth.min`` to 0; tables left out (``fixed``,
-``bounds``, ``fixed_directions``, ``dg_bounds``, ...) are empty, so a file states its whole
-constraint set and never inherits the E. coli tables.
+Defaults: keys left out take the (model-neutral) :class:`TFASettings` defaults:
+``growth.scaling`` 1, ``growth.min`` 0, ``default_bound`` 100, ``default_bounds``
+[1e-7, 2e-2] mol/L, ``min_margin`` 0.12, ``min_abs_flux`` 1e-6, ``flux_budget`` 2,
+``time_limit`` 60, ``weight_spread`` 1, ``ln_keq_uncertainty.default`` 0; tables left out
+(``fixed``, ``bounds``, ``fixed_directions``, ``dg_bounds``, ...) are empty, so a file states
+its whole constraint set. A file with only ``growth.reaction`` gives ``TFASettings(growth_reaction=...)``.
 
 Concentration bounds of a species: its ``concentrations.bounds`` entry if any, else the
 bounds from its ``measured`` value (even where they leave ``default_bounds``), else
@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
 
 import yaml
@@ -64,11 +64,12 @@ from .._files import write_text_atomic
 from ..errors import ConstraintsError, ModelFormatError, located
 from ..model.compiled import CompiledModel
 from ..model.io import read_yaml
-from .tfa import TFASettings
+from ..shipped import ECOLI_CONSTRAINTS
+from .settings import TFASettings
 
 __all__ = [
-    "Constraints", "Measurement", "constraints_from_dict", "constraints_to_dict", "load_constraints",
-    "read_constraints", "save_constraints",
+    "ECOLI_CONSTRAINTS", "Constraints", "Measurement", "constraints_from_dict", "constraints_to_dict",
+    "load_constraints", "read_constraints", "save_constraints",
 ]
 
 _SECTIONS = {
@@ -82,6 +83,8 @@ _MEASURED_KEYS = ("fold", "values")
 _ENTRY_KEYS = ("value", "fold", "source", "note")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 DEFAULT_FOLD = 2.0
+#: TFASettings defaults, for keys a file leaves out (every field but growth_reaction has one)
+_DEFAULT = {f.name: f.default for f in fields(TFASettings) if f.default is not MISSING}
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,20 @@ class Constraints:
     measured: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     not_applied: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
+    def without_measurements(self) -> TFASettings:
+        """``settings`` without the species bounds that come from ``measured`` (explicit bounds kept).
+
+        For the shipped E. coli file (:data:`ECOLI_CONSTRAINTS`) this is the reference set-up of
+        the RENAISSANCE paper, whose measured concentrations were not published.
+        """
+        return replace(self.settings, species_bounds=_explicit_bounds(self.settings.species_bounds, self.measured))
+
+
+def _explicit_bounds(species_bounds, measured) -> dict:
+    """The species bounds that are not their measurement's bounds (species -> (lo, hi) mol/L)."""
+    return {sp: b for sp, b in species_bounds.items()
+            if sp not in measured or tuple(map(float, b)) != measured[sp].bounds}
+
 
 # --------------------------------------------------------------------------- reading
 
@@ -139,65 +156,11 @@ def constraints_from_dict(data: object, source: str | None = None, cm: CompiledM
     r = _Reader(source)
     data = r.mapping(data, "top level", allowed=tuple(_SECTIONS))
     sec = {name: r.mapping(data.get(name), name, allowed=keys) for name, keys in _SECTIONS.items()}
-    defaults = TFASettings()
-    kw: dict = {}
-
-    g = sec["growth"]
-    if "reaction" not in g:
-        raise ConstraintsError(located(source, "growth.reaction", "missing: the growth reaction is required"))
-    kw["growth_reaction"] = r.identifier(g["reaction"], "growth.reaction")
-    kw["growth_scaling"] = r.number(g.get("scaling", 1.0), "growth.scaling", positive=True)
-    kw["min_growth"] = r.number(g.get("min", 0.0), "growth.min", nonnegative=True)
-
-    f = sec["fluxes"]
-    kw["default_flux_bound"] = r.number(f.get("default_bound", defaults.default_flux_bound),
-                                        "fluxes.default_bound", positive=True)
-    kw["fixed_fluxes"] = {k: r.number(v, f"fluxes.fixed.{k}")
-                          for k, v in r.table(f.get("fixed"), "fluxes.fixed").items()}
-    kw["flux_bounds"] = {k: r.interval(v, f"fluxes.bounds.{k}")
-                         for k, v in r.table(f.get("bounds"), "fluxes.bounds").items()}
-    kw["fixed_directions"] = {k: r.direction(v, f"fluxes.fixed_directions.{k}")
-                              for k, v in r.table(f.get("fixed_directions"), "fluxes.fixed_directions").items()}
-    kw["min_abs_flux"] = r.number(f.get("min_abs_flux", defaults.min_abs_flux), "fluxes.min_abs_flux",
-                                  nonnegative=True)
-    budget = f.get("flux_budget", defaults.flux_budget)
-    if budget is not None:
-        budget = r.number(budget, "fluxes.flux_budget")
-        if not budget > 1:
-            raise ConstraintsError(located(source, "fluxes.flux_budget", f"must be > 1 or null, got {budget:g}"))
-    kw["flux_budget"] = budget
-
-    c = sec["concentrations"]
-    kw["concentration_bounds"] = r.interval(c.get("default_bounds", defaults.concentration_bounds),
-                                            "concentrations.default_bounds", positive=True)
-    measured = r.measurements(c.get("measured"), "concentrations.measured", why=False)
-    not_applied = r.measurements(c.get("measured_not_applied"), "concentrations.measured_not_applied", why=True)
-    both = sorted(set(measured) & set(not_applied))
-    if both:
-        raise ConstraintsError(located(source, "concentrations.measured_not_applied",
-                                       f"species {_ids(both)} also listed under concentrations.measured"))
-    explicit = {k: r.interval(v, f"concentrations.bounds.{k}", positive=True)
-                for k, v in r.table(c.get("bounds"), "concentrations.bounds").items()}
-    kw["species_bounds"] = {**{sp: m.bounds for sp, m in measured.items()}, **explicit}
-
-    t = sec["thermodynamics"]
-    kw["min_margin"] = r.number(t.get("min_margin", defaults.min_margin), "thermodynamics.min_margin",
-                                nonnegative=True)
-    kw["dg_bounds"] = {k: r.interval(v, f"thermodynamics.dg_bounds.{k}", finite=False)
-                       for k, v in r.table(t.get("dg_bounds"), "thermodynamics.dg_bounds").items()}
-    u = r.mapping(t.get("ln_keq_uncertainty"), "thermodynamics.ln_keq_uncertainty",
-                  allowed=("default", "reactions"))
-    kw["default_ln_keq_uncertainty"] = r.number(u.get("default", defaults.default_ln_keq_uncertainty),
-                                                "thermodynamics.ln_keq_uncertainty.default", nonnegative=True)
-    entity = "thermodynamics.ln_keq_uncertainty.reactions"
-    kw["ln_keq_uncertainty"] = {k: r.number(v, f"{entity}.{k}", nonnegative=True)
-                                for k, v in r.table(u.get("reactions"), entity).items()}
-
-    s = sec["solver"]
-    kw["time_limit"] = r.number(s.get("time_limit", defaults.time_limit), "solver.time_limit", positive=True)
-    kw["weight_spread"] = r.number(s.get("weight_spread", defaults.weight_spread), "solver.weight_spread",
-                                   nonnegative=True)
-
+    kw = {**_growth(r, sec["growth"]), **_fluxes(r, sec["fluxes"])}
+    concentrations, explicit, measured, not_applied = _concentrations(r, sec["concentrations"])
+    kw.update(concentrations)
+    kw.update(_thermodynamics(r, sec["thermodynamics"]))
+    kw.update(_solver(r, sec["solver"]))
     if cm is not None:
         _check_ids(cm, kw, explicit, measured, not_applied, source)
     try:
@@ -205,6 +168,82 @@ def constraints_from_dict(data: object, source: str | None = None, cm: CompiledM
     except ValueError as exc:  # defensive: everything above should already be checked
         raise ConstraintsError(located(source, "settings", str(exc))) from None
     return Constraints(settings, MappingProxyType(measured), MappingProxyType(not_applied))
+
+
+def _growth(r: _Reader, g: dict) -> dict:
+    """TFASettings fields of the ``growth`` section."""
+    if "reaction" not in g:
+        raise r.fail("growth.reaction", "missing: the growth reaction is required")
+    return dict(
+        growth_reaction=r.identifier(g["reaction"], "growth.reaction"),
+        growth_scaling=r.number(g.get("scaling", _DEFAULT["growth_scaling"]), "growth.scaling", positive=True),
+        min_growth=r.number(g.get("min", _DEFAULT["min_growth"]), "growth.min", nonnegative=True),
+    )
+
+
+def _fluxes(r: _Reader, f: dict) -> dict:
+    """TFASettings fields of the ``fluxes`` section."""
+    kw = dict(
+        default_flux_bound=r.number(f.get("default_bound", _DEFAULT["default_flux_bound"]), "fluxes.default_bound",
+                                    positive=True),
+        fixed_fluxes={k: r.number(v, f"fluxes.fixed.{k}") for k, v in r.table(f.get("fixed"), "fluxes.fixed").items()},
+        flux_bounds={k: r.interval(v, f"fluxes.bounds.{k}")
+                     for k, v in r.table(f.get("bounds"), "fluxes.bounds").items()},
+        fixed_directions={k: r.direction(v, f"fluxes.fixed_directions.{k}")
+                          for k, v in r.table(f.get("fixed_directions"), "fluxes.fixed_directions").items()},
+        min_abs_flux=r.number(f.get("min_abs_flux", _DEFAULT["min_abs_flux"]), "fluxes.min_abs_flux",
+                              nonnegative=True),
+    )
+    budget = f.get("flux_budget", _DEFAULT["flux_budget"])
+    if budget is not None:
+        budget = r.number(budget, "fluxes.flux_budget")
+        if not budget > 1:
+            raise r.fail("fluxes.flux_budget", f"must be > 1 or null, got {budget:g}")
+    kw["flux_budget"] = budget
+    return kw
+
+
+def _concentrations(r: _Reader, c: dict) -> tuple[dict, dict, dict, dict]:
+    """(TFASettings fields, explicit bounds, measured, not applied) of the ``concentrations`` section."""
+    default_bounds = r.interval(c.get("default_bounds", _DEFAULT["concentration_bounds"]),
+                                "concentrations.default_bounds", positive=True)
+    measured = r.measurements(c.get("measured"), "concentrations.measured", why=False)
+    not_applied = r.measurements(c.get("measured_not_applied"), "concentrations.measured_not_applied", why=True)
+    both = sorted(set(measured) & set(not_applied))
+    if both:
+        raise r.fail("concentrations.measured_not_applied",
+                     f"species {_ids(both)} also listed under concentrations.measured")
+    explicit = {k: r.interval(v, f"concentrations.bounds.{k}", positive=True)
+                for k, v in r.table(c.get("bounds"), "concentrations.bounds").items()}
+    kw = dict(concentration_bounds=default_bounds,
+              species_bounds={**{sp: m.bounds for sp, m in measured.items()}, **explicit})
+    return kw, explicit, measured, not_applied
+
+
+def _thermodynamics(r: _Reader, t: dict) -> dict:
+    """TFASettings fields of the ``thermodynamics`` section."""
+    kw = dict(
+        min_margin=r.number(t.get("min_margin", _DEFAULT["min_margin"]), "thermodynamics.min_margin",
+                            nonnegative=True),
+        dg_bounds={k: r.interval(v, f"thermodynamics.dg_bounds.{k}", finite=False)
+                   for k, v in r.table(t.get("dg_bounds"), "thermodynamics.dg_bounds").items()},
+    )
+    u = r.mapping(t.get("ln_keq_uncertainty"), "thermodynamics.ln_keq_uncertainty", allowed=("default", "reactions"))
+    kw["default_ln_keq_uncertainty"] = r.number(u.get("default", _DEFAULT["default_ln_keq_uncertainty"]),
+                                                "thermodynamics.ln_keq_uncertainty.default", nonnegative=True)
+    entity = "thermodynamics.ln_keq_uncertainty.reactions"
+    kw["ln_keq_uncertainty"] = {k: r.number(v, f"{entity}.{k}", nonnegative=True)
+                                for k, v in r.table(u.get("reactions"), entity).items()}
+    return kw
+
+
+def _solver(r: _Reader, s: dict) -> dict:
+    """TFASettings fields of the ``solver`` section."""
+    return dict(
+        time_limit=r.number(s.get("time_limit", _DEFAULT["time_limit"]), "solver.time_limit", positive=True),
+        weight_spread=r.number(s.get("weight_spread", _DEFAULT["weight_spread"]), "solver.weight_spread",
+                               nonnegative=True),
+    )
 
 
 def _ids(ids) -> str:
@@ -352,8 +391,7 @@ def constraints_to_dict(settings: TFASettings | Constraints) -> dict:
         measured, not_applied = dict(settings.measured), dict(settings.not_applied)
         settings = settings.settings
     s = settings
-    bounds = {sp: _pair(b) for sp, b in s.species_bounds.items()
-              if sp not in measured or tuple(map(float, b)) != measured[sp].bounds}
+    bounds = {sp: _pair(b) for sp, b in _explicit_bounds(s.species_bounds, measured).items()}
     concentrations: dict = {"default_bounds": _pair(s.concentration_bounds), "bounds": bounds}
     if measured:
         concentrations["measured"] = _measured_dict(measured, why=False)

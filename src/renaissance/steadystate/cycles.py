@@ -48,7 +48,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
-from .tfa import TFASettings
+from .settings import TFASettings
 
 #: largest |integer coefficient| of a cycle member in the search
 _MAX_COEFFICIENT = 24
@@ -169,41 +169,12 @@ def _enumerate_supports(A: np.ndarray, allow_fwd: np.ndarray, allow_bwd: np.ndar
     scale = _column_scale(A)
     As = A / scale
     integer = scale == 1.0
-    K = float(_MAX_COEFFICIENT)
-    I = sparse.identity(n, format="csr")
-    O = sparse.csr_matrix((n, n))
     if norm is not None:
-        # variables [c (n), y (n)]: |c_k| <= K y_k, a . c >= b
-        a, b = norm
-        n_var, iy = 2 * n, np.arange(n, 2 * n)
-        base = [
-            LinearConstraint(sparse.hstack([sparse.csr_matrix(As), sparse.csr_matrix((A.shape[0], n))]), 0.0, 0.0),
-            LinearConstraint(sparse.bmat([[I, -K * I], [-I, -K * I]]), -np.inf, 0.0),
-            LinearConstraint(np.concatenate([a / scale, np.zeros(n)])[None, :], b, np.inf),
-        ]
-        lb = np.concatenate([np.where(allow_bwd, -K, 0.0), np.zeros(n)])
-        ub = np.concatenate([np.where(allow_fwd, K, 0.0), (allow_fwd | allow_bwd).astype(float)])
-        if require is not None:
-            lb[:n] = np.where(require > 0, 1.0, lb[:n])
-            ub[:n] = np.where(require < 0, -1.0, ub[:n])
-        integrality = np.concatenate([integer, np.ones(n, bool)]).astype(int)
+        base, lb, ub, integrality, iy = _normalised_milp(As, norm[0] / scale, norm[1], allow_fwd, allow_bwd,
+                                                         require, integer)
     else:
-        # variables [p, n, f, b]: p <= K f, n <= K b, f + b <= 1, sum(p + n) >= 1
-        n_var, iy = 4 * n, np.arange(2 * n, 4 * n)
-        base = [
-            LinearConstraint(sparse.hstack([sparse.csr_matrix(As), sparse.csr_matrix(-As),
-                                            sparse.csr_matrix((A.shape[0], 2 * n))]), 0.0, 0.0),
-            LinearConstraint(sparse.bmat([[I, O, -K * I, O], [O, I, O, -K * I]]), -np.inf, 0.0),
-            LinearConstraint(sparse.hstack([O, O, I, I]), -np.inf, 1.0),
-            LinearConstraint(np.concatenate([np.ones(2 * n), np.zeros(2 * n)])[None, :], 1.0, np.inf),
-        ]
-        lb = np.zeros(4 * n)
-        ub = np.concatenate([np.where(allow_fwd, K, 0.0), np.where(allow_bwd, K, 0.0),
-                             allow_fwd.astype(float), allow_bwd.astype(float)])
-        if require is not None:
-            lb[:n] = np.where(require > 0, 1.0, 0.0)
-            lb[n:2 * n] = np.where(require < 0, 1.0, 0.0)
-        integrality = np.concatenate([integer, integer, np.ones(2 * n, bool)]).astype(int)
+        base, lb, ub, integrality, iy = _nonzero_milp(As, allow_fwd, allow_bwd, require, integer)
+    n_var = len(lb)
     cost = np.zeros(n_var)
     cost[iy] = 1.0
     found: list[np.ndarray] = []
@@ -230,6 +201,58 @@ def _enumerate_supports(A: np.ndarray, allow_fwd: np.ndarray, allow_bwd: np.ndar
         if c is not None:
             found.append(c / scale)
     return found
+
+
+def _normalised_milp(As: np.ndarray, a: np.ndarray, b: float, allow_fwd: np.ndarray, allow_bwd: np.ndarray,
+                     require: np.ndarray | None, integer: np.ndarray) -> tuple:
+    """MILP of :func:`_enumerate_supports` with a normalisation row a . c >= b (``a`` in scaled units).
+
+    Variables [c (n), y (n)]: As c = 0, |c_k| <= K y_k, y binary. Returns (constraints, lb,
+    ub, integrality, indices of y).
+    """
+    n = As.shape[1]
+    K = float(_MAX_COEFFICIENT)
+    I = sparse.identity(n, format="csr")
+    base = [
+        LinearConstraint(sparse.hstack([sparse.csr_matrix(As), sparse.csr_matrix((As.shape[0], n))]), 0.0, 0.0),
+        LinearConstraint(sparse.bmat([[I, -K * I], [-I, -K * I]]), -np.inf, 0.0),
+        LinearConstraint(np.concatenate([a, np.zeros(n)])[None, :], b, np.inf),
+    ]
+    lb = np.concatenate([np.where(allow_bwd, -K, 0.0), np.zeros(n)])
+    ub = np.concatenate([np.where(allow_fwd, K, 0.0), (allow_fwd | allow_bwd).astype(float)])
+    if require is not None:
+        lb[:n] = np.where(require > 0, 1.0, lb[:n])
+        ub[:n] = np.where(require < 0, -1.0, ub[:n])
+    integrality = np.concatenate([integer, np.ones(n, bool)]).astype(int)
+    return base, lb, ub, integrality, np.arange(n, 2 * n)
+
+
+def _nonzero_milp(As: np.ndarray, allow_fwd: np.ndarray, allow_bwd: np.ndarray, require: np.ndarray | None,
+                  integer: np.ndarray) -> tuple:
+    """MILP of :func:`_enumerate_supports` for "c != 0": c = p - n with direction binaries.
+
+    Variables [p, n, f, b] (n each): As (p - n) = 0, p <= K f, n <= K b, f + b <= 1,
+    sum(p + n) >= 1. Returns (constraints, lb, ub, integrality, indices of f and b).
+    """
+    n = As.shape[1]
+    K = float(_MAX_COEFFICIENT)
+    I = sparse.identity(n, format="csr")
+    O = sparse.csr_matrix((n, n))
+    base = [
+        LinearConstraint(sparse.hstack([sparse.csr_matrix(As), sparse.csr_matrix(-As),
+                                        sparse.csr_matrix((As.shape[0], 2 * n))]), 0.0, 0.0),
+        LinearConstraint(sparse.bmat([[I, O, -K * I, O], [O, I, O, -K * I]]), -np.inf, 0.0),
+        LinearConstraint(sparse.hstack([O, O, I, I]), -np.inf, 1.0),
+        LinearConstraint(np.concatenate([np.ones(2 * n), np.zeros(2 * n)])[None, :], 1.0, np.inf),
+    ]
+    lb = np.zeros(4 * n)
+    ub = np.concatenate([np.where(allow_fwd, K, 0.0), np.where(allow_bwd, K, 0.0),
+                         allow_fwd.astype(float), allow_bwd.astype(float)])
+    if require is not None:
+        lb[:n] = np.where(require > 0, 1.0, 0.0)
+        lb[n:2 * n] = np.where(require < 0, 1.0, 0.0)
+    integrality = np.concatenate([integer, integer, np.ones(2 * n, bool)]).astype(int)
+    return base, lb, ub, integrality, np.arange(2 * n, 4 * n)
 
 
 def _exact_loop(As: np.ndarray, cs: np.ndarray, support: np.ndarray) -> np.ndarray | None:
@@ -468,7 +491,7 @@ def _second_law_allows(cm: CompiledModel, c: np.ndarray, settings: TFASettings, 
     return res.status == 0
 
 
-def internal_loops(cm: CompiledModel, settings: TFASettings = TFASettings(),
+def internal_loops(cm: CompiledModel, settings: TFASettings,
                    units: UnitSettings = UnitSettings(), *, max_loops: int = 10, max_consistent: int = 3,
                    tol: float = 1e-6, time_limit: float = _TIME_LIMIT) -> list[Loop]:
     """Internal flux loops (S v = 0 over every species, no exchange) the flux settings allow.
@@ -525,14 +548,13 @@ def _count(items) -> str:
     return ", ".join(f"{k} ({v})" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def cycle_report(cm: CompiledModel, settings: TFASettings = TFASettings(), units: UnitSettings = UnitSettings(),
+def cycle_report(cm: CompiledModel, settings: TFASettings, units: UnitSettings = UnitSettings(),
                  *, max_cycles: int = 30, max_loops: int = 10, tol: float = 1e-6) -> str:
     """Readable summary of the Keq-inconsistent cycles and of the internal loops (multi-line).
 
     Lists the ln Keq least-squares residuals (the smallest correction that would make the Keq
     consistent), the energy-generating cycles with the settings' constraints that block each,
     and the internal loops the flux settings allow with the second law's verdict on each.
-    The settings' defaults name the E. coli model's reactions: pass settings for other models.
     """
     lines = []
     residual = keq_residual(cm)

@@ -1,7 +1,7 @@
 """Uniform sampling of thermodynamically consistent steady states (coordinate hit-and-run).
 
 Within one direction pattern (the sign of every reversible flux, chosen by TFA's MILP; see
-:mod:`renaissance.steadystate.tfa`) the feasible set is the product of two polytopes:
+:mod:`renaissance.steadystate.problem`) the feasible set is the product of two polytopes:
 
 * ``P_v`` -- net fluxes ``u`` (TFA's u-units: the growth reaction's flux times
   ``growth_scaling``): ``S u = 0``, fixed fluxes, flux bounds with ``|u| >= eps`` in the
@@ -39,7 +39,7 @@ P_v: d = 37, P_x: d = 112; see benchmarks/bench_sampler.py):
    whatever ``n_threads`` or the machine's thread count.
 
 Further direction patterns (``n_patterns > 1``) come from the same MILP with one integer
-no-good cut per pattern found (:func:`~renaissance.steadystate.tfa._directions`,
+no-good cut per pattern found (:func:`~renaissance.steadystate.problem.direction_pattern`,
 ``exclude``); the states are split equally between them.
 
 Defaults (measured on E. coli, see ``_BURN_IN`` and ``_THINNING``): the integrated
@@ -63,11 +63,17 @@ from scipy.linalg import qr
 from scipy.optimize import linprog
 from threadpoolctl import threadpool_limits
 
+from .._validation import check_int
 from ..errors import InfeasibleError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
+from .conflicts import infeasibility_message
+from .problem import (
+    LP_OPTIONS, Problem, build_problem, check_names, direction_pattern, flux_constraints, inequalities,
+    interior_point, pattern_dg_bounds, pattern_flux_bounds,
+)
+from .settings import TFASettings
 from .table import SteadyState
-from .tfa import TFASettings, _build, _check_names, _diagnose, _directions, _flux_budget, _interior, _Problem
 
 _BURN_IN = 100  # sweeps before the first kept state (default)
 _THINNING = 20  # sweeps between kept states (default)
@@ -79,8 +85,15 @@ _RESYNC = 8  # sweeps between exact recomputations of the slacks
 _RNG_SWEEPS = 16  # sweeps of uniforms drawn per chain at a time
 _TIGHT = 1e-7  # an inequality within this distance of an LP optimum touches the polytope
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
-_VIOLATION_TOLERANCE = 1e-9  # SampleReport.ok
-_LP_OPTIONS = {"presolve": True, "primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+_VIOLATION_TOLERANCE = 1e-9  # a check is satisfied when its worst violation is at most this (SampleReport.ok)
+#: the checks of SampleReport: (field, label, unit of its worst value; None: the second law, worded by sign)
+_CHECKS = (
+    ("max_imbalance_relative", "mass balance", "relative"),
+    ("max_flux_bound_violation", "flux bounds", "mmol/gDW/h outside"),
+    ("max_ln_x_bound_violation", "ln x bounds", "ln(mol/L) outside"),
+    ("max_second_law_violation", "second law", None),
+    ("max_dg_bound_violation", "dG bounds", "dG/RT outside"),
+)
 
 
 # --------------------------------------------------------------------------- results
@@ -90,12 +103,16 @@ _LP_OPTIONS = {"presolve": True, "primal_feasibility_tolerance": 1e-9, "dual_fea
 class SampleReport:
     """Diagnostics of :func:`sample_steady_states`.
 
-    Violations are measured on the returned arrays (every state): ``max_imbalance_relative``
+    Violations are measured on the returned arrays (every state); a check is satisfied when its
+    worst violation is at most ``_VIOLATION_TOLERANCE`` (1e-9). ``max_imbalance_relative``
     = max |N v|_i / sum_k |N_ik v_k| over balanced species; ``max_flux_bound_violation``
     (mmol/gDW/h) against the flux bounds of the state's pattern (|v| >= min_abs_flux in its
-    direction included); ``max_ln_x_bound_violation`` (ln units); ``max_second_law_violation``
-    = max of sign(v) dG/RT + min_margin over reversible reactions with flux (<= 0 when every
-    state keeps the margin); ``max_dg_bound_violation`` against ``dg_bounds``.
+    direction included); ``max_ln_x_bound_violation`` (ln units); ``max_dg_bound_violation``
+    against ``dg_bounds``; these four are >= 0 (0: within the bounds).
+    ``max_second_law_violation`` = max of sign(v) dG/RT + min_margin over reversible reactions
+    with flux: positive, some reaction misses the margin (or runs uphill) by that much;
+    negative, every one keeps the margin with at least -value to spare; -inf when no
+    reversible reaction carries flux.
 
     ESS: multi-chain effective sample size (Geyer's initial monotone sequence) per
     coordinate, summed over patterns; P_v coordinates are the fluxes, P_x coordinates
@@ -127,10 +144,14 @@ class SampleReport:
         return min(self.min_ess_fluxes, self.min_ess_concentrations)
 
     @property
+    def checks(self) -> dict[str, bool]:
+        """Check label -> satisfied (worst violation within 1e-9; relative imbalance; flux, ln x and dG/RT units)."""
+        return {label: getattr(self, name) <= _VIOLATION_TOLERANCE for name, label, _ in _CHECKS}
+
+    @property
     def ok(self) -> bool:
-        """Every violation within 1e-9 (relative imbalance; flux, ln x and dG/RT units)."""
-        return max(self.max_imbalance_relative, self.max_flux_bound_violation, self.max_ln_x_bound_violation,
-                   self.max_second_law_violation, self.max_dg_bound_violation) <= _VIOLATION_TOLERANCE
+        """Every check satisfied (see :attr:`checks`)."""
+        return all(self.checks.values())
 
     def summary(self) -> str:
         """Human-readable multi-line summary."""
@@ -142,15 +163,31 @@ class SampleReport:
             f"chains {self.n_chains} per polytope and pattern, burn-in {self.burn_in} sweeps, thinning {self.thinning}",
             (f"min ESS: fluxes {self.min_ess_fluxes:.0f} (slowest {_names(self.slowest_fluxes)}), "
              f"concentrations {self.min_ess_concentrations:.0f} (slowest {_names(self.slowest_concentrations)})"),
-            (f"worst violations: mass balance {self.max_imbalance_relative:.2g} (relative), flux bounds "
-             f"{self.max_flux_bound_violation:.2g}, ln x bounds {self.max_ln_x_bound_violation:.2g}, second law "
-             f"{self.max_second_law_violation:.2g} (sign(v) dG/RT + margin), dG bounds "
-             f"{self.max_dg_bound_violation:.2g}"),
+            "checks over every state (violated: worst violation above the tolerance; second law: every reaction "
+            "with flux runs downhill, |dG/RT| >= margin):",
         ]
+        satisfied = self.checks
+        for name, label, measure in _CHECKS:
+            worst = getattr(self, name)
+            detail = f"worst {worst:.2g} {measure}" if measure else _second_law_detail(worst)
+            lines.append(f"  {label:<14}{'satisfied' if satisfied[label] else 'violated':<11}"
+                         f"({detail}, tolerance {_VIOLATION_TOLERANCE:g})")
         levels = "/".join(f"{100 * q:g}" for q in self.quantile_levels)
         for rid, values in self.watch.items():
             lines.append(f"dG/RT of {rid} at {levels}%: " + ", ".join(f"{v:.3g}" for v in values))
         return "\n".join(lines)
+
+
+def _second_law_detail(worst: float) -> str:
+    """The second-law check in words; ``worst`` = max sign(v) dG/RT + margin (see :class:`SampleReport`).
+
+    "margin kept": every reaction with flux runs downhill with |dG/RT| >= margin (worst <= 0).
+    """
+    if worst == -math.inf:
+        return "no reversible reaction carries flux"
+    if worst <= 0:
+        return f"margin kept with {abs(worst):.2g} dG/RT to spare"
+    return f"margin missed by {worst:.2g} dG/RT"
 
 
 def _names(pairs) -> str:
@@ -237,21 +274,6 @@ class _Polytope:
         return [range(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _inequalities(lo: np.ndarray, hi: np.ndarray, A_ub, b_ub) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """``G y <= h`` for the finite, non-fixed bounds and the rows of ``A_ub`` (sparse)."""
-    n = len(lo)
-    fixed = lo == hi
-    il = np.flatnonzero(~fixed & np.isfinite(lo))
-    ih = np.flatnonzero(~fixed & np.isfinite(hi))
-    parts = [sparse.csr_matrix((-np.ones(len(il)), (np.arange(len(il)), il)), shape=(len(il), n)),
-             sparse.csr_matrix((np.ones(len(ih)), (np.arange(len(ih)), ih)), shape=(len(ih), n))]
-    h = [-lo[il], hi[ih]]
-    if A_ub is not None:
-        parts.append(sparse.csr_matrix(A_ub))
-        h.append(np.asarray(b_ub, dtype=float))
-    return sparse.vstack(parts).tocsr(), np.concatenate(h)
-
-
 def _nonredundant(G: sparse.csr_matrix, h: np.ndarray, A_eq, b_eq, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(m,) bool: rows of ``G y <= h`` that touch ``{A_eq y = b_eq, lo <= y <= hi, G y <= h}``.
 
@@ -268,7 +290,7 @@ def _nonredundant(G: sparse.csr_matrix, h: np.ndarray, A_eq, b_eq, lo: np.ndarra
         if done[i]:
             continue
         res = linprog(-G[i].toarray().ravel(), A_ub=G, b_ub=h, A_eq=A_eq, b_eq=b_eq, bounds=bounds,
-                      method="highs", options=_LP_OPTIONS)
+                      method="highs", options=LP_OPTIONS)
         if res.status != 0:
             raise InfeasibleError(f"sampler: redundancy LP failed ({res.message})")
         tight = (h - G @ res.x) <= _TIGHT * norms
@@ -308,13 +330,13 @@ def _make_polytope(A_eq: np.ndarray, b_eq: np.ndarray, lo: np.ndarray, hi: np.nd
     E = np.vstack([A_eq, np.eye(n)[fixed]])
     target = np.concatenate([b_eq, lo[fixed]])
     K, _ = _free_basis(E, n)
-    G, h = _inequalities(lo, hi, A_ub, b_ub)
+    G, h = inequalities(lo, hi, A_ub, b_ub)
     if K.shape[1] == 0:  # the equalities leave a single point
         return _point(E, target, G, h, obs, obs_offset)
     keep = _nonredundant(G, h, A_eq if len(A_eq) else None, b_eq if len(A_eq) else None, lo, hi)
     G, h = G[keep], h[keep]
-    y_c, t = _interior(A_eq, b_eq, np.where(fixed, lo, -np.inf), np.where(fixed, hi, np.inf),
-                       np.random.default_rng(0), 0.0, G, h)
+    y_c, t = interior_point(A_eq, b_eq, np.where(fixed, lo, -np.inf), np.where(fixed, hi, np.inf),
+                            np.random.default_rng(0), 0.0, G, h)
     if t <= 1e-9:
         raise InfeasibleError("sampler: the feasible set of this direction pattern has no interior")
     if len(E):
@@ -349,56 +371,25 @@ def _point(E: np.ndarray, target: np.ndarray, G, h: np.ndarray, obs: np.ndarray,
                      obs_offset=obs_offset[:0], obs_names=())
 
 
-def _flux_constraints(p: _Problem, pattern: np.ndarray, settings: TFASettings) -> dict:
-    """P_v for the direction ``pattern`` (n_th,) of ``p.thermo`` as arrays: y = u (n_rxn,), TFA's u-units.
-
-    ``S u = 0``; bounds with |u| >= eps in the pattern's direction; the flux budget row
-    ``sum_k sign_k u_k / scale_k <= flux_budget x`` its minimum (when set).
-    """
-    lo, hi = _pattern_flux_bounds(p, pattern)
-    A_ub = b_ub = None
-    if settings.flux_budget is not None:
-        weight = 1.0 / p.scale
-        A_ub = (weight * np.where(lo >= 0, 1.0, -1.0))[None, :]
-        b_ub = np.array([settings.flux_budget * _flux_budget(p.S, lo, hi, weight)])
-    return dict(A_eq=p.S, b_eq=np.zeros(p.S.shape[0]), lo=lo, hi=hi, A_ub=A_ub, b_ub=b_ub)
-
-
-def _flux_polytope(p: _Problem, pattern: np.ndarray, settings: TFASettings, reactions, rounding: bool = True) -> _Polytope:
-    """P_v (see :func:`_flux_constraints`); the reported quantities are the fluxes."""
-    con = _flux_constraints(p, pattern, settings)
+def _flux_polytope(p: Problem, pattern: np.ndarray, settings: TFASettings, reactions, rounding: bool = True) -> _Polytope:
+    """P_v (:func:`~.problem.flux_constraints`, with ``settings.flux_budget``); the reported quantities are the fluxes."""
+    con = flux_constraints(p, pattern, settings.flux_budget)
     vary = con["lo"] < con["hi"]
     obs = np.eye(len(vary))[vary]
     return _make_polytope(**con, obs=obs, obs_offset=np.zeros(len(obs)),
                           obs_names=[f"flux:{r}" for r, v in zip(reactions, vary) if v], rounding=rounding)
 
 
-def _pattern_flux_bounds(p: _Problem, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) (n_rxn,) in u-units with |u| >= eps in the pattern's direction."""
-    k_pos, k_neg = p.thermo[pattern > 0], p.thermo[pattern < 0]
-    lo, hi = p.u_lo.copy(), p.u_hi.copy()
-    lo[k_pos] = np.maximum(lo[k_pos], p.eps[k_pos])
-    hi[k_neg] = np.minimum(hi[k_neg], -p.eps[k_neg])
-    return lo, hi
-
-
-def _pattern_dg_bounds(p: _Problem, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) (n_th,) of dG/RT: the pattern's side of the margin, within dg_bounds."""
-    m = p.margin
-    return (np.where(pattern > 0, p.g_lo, np.maximum(p.g_lo, m)),
-            np.where(pattern > 0, np.minimum(p.g_hi, -m), p.g_hi))
-
-
-def _concentration_constraints(p: _Problem, pattern: np.ndarray, unc: np.ndarray) -> tuple[dict, np.ndarray]:
+def _concentration_constraints(p: Problem, pattern: np.ndarray, unc: np.ndarray) -> tuple[dict, np.ndarray]:
     """P_x for ``pattern`` as arrays, and ``P`` (n_th, n_y) with dG/RT = P y + p.c.
 
     y = (ln x (n_sp,), delta (n_unc,)), delta only where ``unc`` (n_th,) > 0; no equalities;
-    dG/RT within the pattern's bounds (:func:`_pattern_dg_bounds`).
+    dG/RT within the pattern's bounds (:func:`~.problem.pattern_dg_bounds`).
     """
     n_th = len(p.thermo)
     iu = np.flatnonzero(unc > 0)
     P = np.hstack([p.D, -np.eye(n_th)[:, iu]])
-    g_lo, g_hi = _pattern_dg_bounds(p, pattern)
+    g_lo, g_hi = pattern_dg_bounds(p, pattern)
     rows_hi, rows_lo = np.isfinite(g_hi), np.isfinite(g_lo)
     A_ub = np.vstack([P[rows_hi], -P[rows_lo]])
     b_ub = np.concatenate([g_hi[rows_hi] - p.c[rows_hi], p.c[rows_lo] - g_lo[rows_lo]])
@@ -407,7 +398,7 @@ def _concentration_constraints(p: _Problem, pattern: np.ndarray, unc: np.ndarray
     return dict(A_eq=np.zeros((0, len(lo))), b_eq=np.zeros(0), lo=lo, hi=hi, A_ub=A_ub, b_ub=b_ub), P
 
 
-def _concentration_polytope(p: _Problem, pattern: np.ndarray, unc: np.ndarray, species, reactions,
+def _concentration_polytope(p: Problem, pattern: np.ndarray, unc: np.ndarray, species, reactions,
                             rounding: bool = True) -> _Polytope:
     """P_x (see :func:`_concentration_constraints`); reported: ln x, dG/RT and the ln Keq shifts."""
     con, P = _concentration_constraints(p, pattern, unc)
@@ -565,18 +556,18 @@ def _sample_polytope(poly: _Polytope, n_states: int, seed: np.random.SeedSequenc
     return collect
 
 
-def _patterns(p: _Problem, n_patterns: int, time_limit: float) -> list[np.ndarray]:
+def _patterns(p: Problem, n_patterns: int, time_limit: float) -> list[np.ndarray]:
     """Up to ``n_patterns`` distinct direction patterns (n_th,), the MILP's best first (no-good cuts)."""
     found: list[np.ndarray] = []
     for _ in range(n_patterns):
-        d = _directions(p, time_limit, exclude=tuple(found))
+        d = direction_pattern(p, time_limit, exclude=tuple(found))
         if d is None:
             break
         found.append(d)
     return found
 
 
-def _uncertainty(cm: CompiledModel, s: TFASettings, p: _Problem) -> np.ndarray:
+def _uncertainty(cm: CompiledModel, s: TFASettings, p: Problem) -> np.ndarray:
     """(n_th,) half-widths of ln Keq for the reactions ``p.thermo``."""
     rxns = cm.structure.reactions
     unknown = sorted(set(s.ln_keq_uncertainty) - set(rxns))
@@ -593,15 +584,9 @@ def _split(n: int, k: int) -> list[int]:
     return [n // k + (i < n % k) for i in range(k)]
 
 
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} == {value!r}, must be an int >= {minimum}")
-    return int(value)
-
-
 def sample_steady_states(
     cm: CompiledModel,
-    settings: TFASettings = TFASettings(),
+    settings: TFASettings,
     n: int = 5000,
     *,
     seed: int = 0,
@@ -658,19 +643,19 @@ def sample_steady_states(
         Invalid arguments or settings naming unknown reactions.
     """
     start = time.perf_counter()
-    n = _check_count(n, "n", 1)
-    n_patterns = _check_count(n_patterns, "n_patterns", 1)
-    thinning = _THINNING if thinning is None else _check_count(thinning, "thinning", 1)
-    burn_in = _BURN_IN if burn_in is None else _check_count(burn_in, "burn_in", 0)
-    n_chains = None if n_chains is None else _check_count(n_chains, "n_chains", 1)
-    n_threads = _check_count(n_threads, "n_threads", 1) if n_threads is not None else _cores()
-    _check_names(cm, settings)
+    n = check_int(n, "n")
+    n_patterns = check_int(n_patterns, "n_patterns")
+    thinning = _THINNING if thinning is None else check_int(thinning, "thinning")
+    burn_in = _BURN_IN if burn_in is None else check_int(burn_in, "burn_in", min_value=0)
+    n_chains = None if n_chains is None else check_int(n_chains, "n_chains")
+    n_threads = check_int(n_threads, "n_threads") if n_threads is not None else _cores()
+    check_names(cm, settings)
     with threadpool_limits(1):  # one BLAS thread: the same bits whatever the machine's thread count
-        p = _build(cm, settings, units)
+        p = build_problem(cm, settings, units)
         unc = _uncertainty(cm, settings, p)
         patterns = _patterns(p, min(n_patterns, n), settings.time_limit)  # every pattern gets a state
         if not patterns:
-            raise InfeasibleError(_diagnose(cm, settings, units, p))
+            raise InfeasibleError(infeasibility_message(cm, settings, units, p))
         counts = _split(n, len(patterns))
         rxns, species = cm.structure.reactions, cm.species
         polys = [(_flux_polytope(p, d, settings, rxns), _concentration_polytope(p, d, unc, species, rxns))
@@ -717,7 +702,7 @@ def _project_batch(S: np.ndarray, v: np.ndarray, fixed: np.ndarray) -> np.ndarra
     return v
 
 
-def _assemble(cm, p: _Problem, units: UnitSettings, unc, patterns, counts, results) -> dict:
+def _assemble(cm, p: Problem, units: UnitSettings, unc, patterns, counts, results) -> dict:
     """Arrays of the StateSample from the per-pattern (P_v, P_x) draws."""
     n_sp, n_rxn = len(p.x_lo), len(p.u_lo)
     U = np.concatenate([res[0][0] for res in results])
@@ -743,13 +728,13 @@ def _assemble(cm, p: _Problem, units: UnitSettings, unc, patterns, counts, resul
     )
 
 
-def _violations(cm, p: _Problem, sample: dict, patterns, margin: float) -> dict:
+def _violations(cm, p: Problem, sample: dict, patterns, margin: float) -> dict:
     """Worst violations over every state (see :class:`SampleReport`)."""
     v, ln_x, dg, which = sample["fluxes"], sample["ln_concentrations"], sample["dg"], sample["pattern"]
     scale = np.abs(v) @ np.abs(cm.structure.S).T  # (n, n_var) turnover sum_k |N_ik v_k|
     balance = np.abs(v @ cm.structure.S.T)
     relative = np.divide(balance, scale, out=np.zeros_like(balance), where=scale > 0)
-    bounds = np.array([_pattern_flux_bounds(p, d) for d in patterns]) / p.scale  # (n_pat, 2, n_rxn)
+    bounds = np.array([pattern_flux_bounds(p, d) for d in patterns]) / p.scale  # (n_pat, 2, n_rxn)
     lo, hi = bounds[which, 0], bounds[which, 1]
     flux_viol = np.maximum(lo - v, v - hi).max(initial=0.0)
     x_viol = np.maximum(p.x_lo - ln_x, ln_x - p.x_hi).max(initial=0.0)

@@ -122,8 +122,15 @@ def model_for_state(cm: CompiledModel, state: SteadyState) -> CompiledModel:
 
 
 def state_arrays(cm: CompiledModel, state: SteadyState, settings: UnitSettings = UnitSettings()) -> StateArrays:
-    """Align ``state`` with ``cm`` and convert to model units (checks presence and positivity)."""
+    """Align ``state`` with ``cm`` and convert to model units (checks that the ids are the model's,
+    that none is missing and that concentrations are positive)."""
     src = state.source
+    for kind, given, known in (("species", state.concentrations, cm.species),
+                               ("reactions", state.fluxes, cm.structure.reactions)):
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise SteadyStateError(located(src, f"{kind} {unknown[:5]}", f"not in the model ({len(unknown)} in all); "
+                                                                       "is this the state of another model?"))
     missing = [s for s in cm.species if s not in state.concentrations]
     if missing:
         raise SteadyStateError(located(src, f"species {missing[:5]}", f"missing concentration ({len(missing)} in all)"))

@@ -1,0 +1,129 @@
+"""Settings of the thermodynamics-based steady-state problem (:class:`TFASettings`).
+
+The defaults are model-neutral: no table names a reaction or species, growth is the raw flux of
+the growth reaction (scaling 1) without a lower bound, and the numbers are generic limits and
+solver settings. A model's constraints (the E. coli case: ``renaissance/data/ecoli_constraints.yaml``)
+come from its constraints file, read by :func:`renaissance.steadystate.constraints.load_constraints`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .._validation import check_choice, check_float, check_interval
+
+#: constraint groups that the infeasibility diagnosis may relax (the core -- mass balance,
+#: default flux and concentration bounds, irreversibility, second law -- is never relaxed);
+#: ``growth`` is ``min_growth``, every other group the table of that name
+GROUPS = ("growth", "fixed_fluxes", "flux_bounds", "dg_bounds", "fixed_directions", "species_bounds")
+
+_TABLES = ("fixed_fluxes", "flux_bounds", "species_bounds", "dg_bounds", "fixed_directions", "ln_keq_uncertainty")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TFASettings:
+    """Constraints and solver settings of a steady state (units: mol/L, mmol/gDW/h, 1/h).
+
+    Used by :func:`~renaissance.steadystate.tfa.find_steady_state`,
+    :func:`~renaissance.steadystate.sampler.sample_steady_states` and the diagnosis in
+    :mod:`~renaissance.steadystate.conflicts`; the dict fields are stored read-only.
+
+    Parameters
+    ----------
+    growth_reaction : str
+        Lumped biomass reaction (required); growth [1/h] = ``growth_scaling`` x its flux.
+    growth_scaling : float
+        > 0; default 1 (the E. coli case: 5e5, DM_biomass / LMPD_biomass_c_1_420).
+    min_growth : float
+        Lower bound on growth in 1/h (group ``growth``); default 0.
+    fixed_fluxes : dict reaction -> float
+        Fluxes held exactly (group ``fixed_fluxes``).
+    flux_bounds : dict reaction -> (lo, hi)
+        Per-reaction bounds replacing ``+-default_flux_bound`` (group ``flux_bounds``). A lower
+        bound >= 0 fixes the direction forward, an upper bound <= 0 backward.
+    default_flux_bound : float
+        |v| <= this for every other reaction.
+    concentration_bounds : (lo, hi)
+        Default bounds of every species, boundary species included, in mol/L.
+    species_bounds : dict species -> (lo, hi)
+        Per-species overrides in mol/L (group ``species_bounds``).
+    min_margin : float
+        |dG/RT| >= this for every reversible reaction that carries flux, with
+        sign(dG) = -sign(v).
+    dg_bounds : dict reaction -> (lo, hi)
+        Bounds on dG/RT of reversible reactions (group ``dg_bounds``; +-inf allowed).
+    fixed_directions : dict reaction -> +1 / -1
+        Reactions whose direction is imposed (group ``fixed_directions``).
+    min_abs_flux : float
+        Every reaction not bounded to zero carries |v| >= this (mmol/gDW/h; for the growth
+        reaction: growth >= this in 1/h) in its direction;
+        a reaction with bounds (0, 0) carries no flux and gets no second-law constraint. The
+        interior step then moves every flux further from zero by the polytope's slack.
+    flux_budget : float or None
+        The interior step keeps the total flux sum_k |v_k| within ``flux_budget`` times its
+        minimum for the chosen directions (> 1), so that the fluxes scale with uptake and
+        growth instead of filling the +-default_flux_bound box through futile cycles. None:
+        no budget.
+    weight_spread : float
+        The interior point is the weighted analytic centre of the feasible set for the chosen
+        directions, maximising sum_i omega_i ln(slack_i) over every inequality, with
+        ln omega_i ~ N(0, weight_spread^2) drawn from ``seed``; 0 gives the (seed-independent)
+        analytic centre.
+    time_limit : float
+        Seconds allowed for the direction MILP (and for each MILP of the diagnosis).
+    ln_keq_uncertainty : dict reaction -> float
+        Half-width of the interval around the model's ln Keq within which a sampler may vary
+        ln Keq (the reference sampled dG0 within its error); reactions not listed use
+        ``default_ln_keq_uncertainty``. 0 (the default) keeps every Keq at its stored value.
+    default_ln_keq_uncertainty : float
+
+    Raises
+    ------
+    ValueError
+        A number, interval or direction out of its range (names the field and the value).
+    """
+
+    growth_reaction: str
+    growth_scaling: float = 1.0
+    min_growth: float = 0.0
+    fixed_fluxes: dict = field(default_factory=dict)
+    flux_bounds: dict = field(default_factory=dict)
+    default_flux_bound: float = 100.0
+    concentration_bounds: tuple = (1e-7, 2e-2)
+    species_bounds: dict = field(default_factory=dict)
+    min_margin: float = 0.12
+    dg_bounds: dict = field(default_factory=dict)
+    fixed_directions: dict = field(default_factory=dict)
+    min_abs_flux: float = 1e-6
+    flux_budget: float | None = 2.0
+    weight_spread: float = 1.0
+    time_limit: float = 60.0
+    ln_keq_uncertainty: dict = field(default_factory=dict)
+    default_ln_keq_uncertainty: float = 0.0
+
+    def __post_init__(self) -> None:
+        def name(field_name: str, key: str | None = None) -> str:
+            return f"TFASettings.{field_name}" + ("" if key is None else f"[{key!r}]")
+
+        for f in ("growth_scaling", "default_flux_bound", "time_limit"):
+            check_float(getattr(self, f), name(f), low=0.0, low_open=True)
+        for f in ("min_growth", "min_margin", "min_abs_flux", "weight_spread", "default_ln_keq_uncertainty"):
+            check_float(getattr(self, f), name(f), low=0.0)
+        if self.flux_budget is not None:
+            check_float(self.flux_budget, name("flux_budget"), low=1.0, low_open=True)
+        check_interval(self.concentration_bounds, name("concentration_bounds"), positive=True)
+        for key, value in self.species_bounds.items():
+            check_interval(value, name("species_bounds", key), positive=True)
+        for key, value in self.flux_bounds.items():
+            check_interval(value, name("flux_bounds", key))
+        for key, value in self.dg_bounds.items():
+            check_interval(value, name("dg_bounds", key), finite=False)
+        for key, value in self.fixed_fluxes.items():
+            check_float(value, name("fixed_fluxes", key))
+        for key, value in self.fixed_directions.items():
+            check_choice(value, name("fixed_directions", key), (1, -1))
+        for key, value in self.ln_keq_uncertainty.items():
+            check_float(value, name("ln_keq_uncertainty", key), low=0.0)
+        for f in _TABLES:
+            object.__setattr__(self, f, MappingProxyType(dict(getattr(self, f))))
