@@ -188,3 +188,10 @@ def test_list_setting_given_as_text(tmp_path):
     _fails(["train", "--config", str(config), "--out", str(tmp_path / "run")],
            str(config), "generator.hidden: must be a list of ints, got 'big'")
     assert not (tmp_path / "run").exists()
+
+
+def test_settings_checks_of_every_command_are_one_line(tmp_path):
+    """A value a settings class refuses (ValueError) ends as one error line in any command."""
+    _fails(["sample", "--n", "0", "--out", str(tmp_path / "s.csv")], "n == 0, must be an int >= 1")
+    _fails(["robustness", str(tmp_path / "missing.h5"), "--times", "34,24"], "times_min")
+    assert not (tmp_path / "s.csv").exists()

@@ -274,8 +274,8 @@ def cycles(
 
 @app.command()
 def screen(
-    n: Annotated[int, typer.Option(help="Number of random Km sets.")] = 10_000,
-    states: Annotated[int, typer.Option(help="Number of steady states to sample.")] = 1000,
+    n: Annotated[int, typer.Option(min=1, help="Number of random Km sets.")] = 10_000,
+    states: Annotated[int, typer.Option(min=1, help="Number of steady states to sample.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     model: ModelOption = ECOLI,
     constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
