@@ -44,6 +44,7 @@ class DType(str, Enum):
 
 
 BackendOption = Annotated[Backend, typer.Option(help="Array backend (float64 either way).")]
+PopulationArgument = Annotated[Path, typer.Argument(help="Population file (renaissance generate).")]
 ForceOption = Annotated[bool, typer.Option(help="Replace --out if it exists.")]
 ThreadsOption = Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).")]
 
@@ -427,7 +428,7 @@ def generate(
 
 @app.command()
 def robustness(
-    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="Output directory (runs.csv, summary.csv, figures).")] = Path("robustness"),
     perturbation: Annotated[float, typer.Option(help="Perturb every balanced species by up to +-p (relative).")] = 0.5,
     n_perturbations: Annotated[int, typer.Option(min=1, help="Perturbations per model.")] = 1,
@@ -509,7 +510,7 @@ def _robustness_table(study, n_models: int) -> Table:
 
 @app.command()
 def bioreactor(
-    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    population: PopulationArgument,
     medium: Annotated[Path, typer.Option(help="Medium / reactor YAML (default: shipped E. coli set-up).")] = ECOLI_BIOREACTOR,
     hours: Annotated[float, typer.Option(help="Duration (h).")] = 60.0,
     points: Annotated[int, typer.Option(min=2, help="Output time points.")] = 121,
@@ -740,7 +741,7 @@ def _print_km_report(report, subsystem: str) -> None:
 
 @app.command("export-sbml")
 def export_sbml(
-    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SBML file (one model) or folder (--all).")],
     index: Annotated[int, typer.Option(min=0, help="Row of the population to export.")] = 0,
     all_models: Annotated[bool, typer.Option("--all", help="Export every valid model as OUT/model_<i>.xml.")] = False,
@@ -799,7 +800,7 @@ def import_sbml(
 
 @app.command("export-skimpy")
 def export_skimpy(
-    population: Annotated[Path, typer.Argument(help="Population file (renaissance generate).")],
+    population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SKiMpy population file (.h5/.hdf5).")],
     valid_only: Annotated[bool, typer.Option(help="Only the valid models.")] = False,
 ) -> None:
