@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import OutputError, RenaissanceError, os_error_message
+from .errors import OutputError, RenaissanceError, os_error_message, os_problem
 
 
 def read_text(path: str | os.PathLike, error: type[RenaissanceError]) -> str:
@@ -50,7 +50,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write file ({os_error_message(exc, path.parent)})") from None
+        raise OutputError(f"{path}: cannot write file ({os_problem(exc)})") from None
     os.close(fd)
     try:
         write(tmp)
@@ -58,8 +58,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        problem = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise OutputError(f"{path}: cannot write file ({problem}); nothing was written") from None
+        raise OutputError(f"{path}: cannot write file ({os_problem(exc)}); nothing was written") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

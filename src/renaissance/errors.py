@@ -33,11 +33,14 @@ class InfeasibleError(RenaissanceError):
     """An optimisation problem (flux balance / thermodynamics) has no solution."""
 
 
-def os_error_message(exc: OSError, path=None) -> str:
-    """``"<file>: <problem>"`` for an OS error (the file it names, else ``path``)."""
-    name = exc.filename if exc.filename is not None else path
-    problem = os.strerror(exc.errno) if exc.errno else str(exc)
-    return f"{name}: {problem}" if name is not None else problem
+def os_problem(exc: OSError) -> str:
+    """What went wrong in an OS error, in words (``"No space left on device"``)."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def os_error_message(exc: OSError) -> str:
+    """``"<file>: <problem>"`` for an OS error (just the problem when it names no file)."""
+    return f"{exc.filename}: {os_problem(exc)}" if exc.filename is not None else os_problem(exc)
 
 
 def located(source: str | None, entity: str, problem: str) -> str:

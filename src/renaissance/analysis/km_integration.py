@@ -35,8 +35,8 @@ import numpy as np
 
 from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, located
-from ..shipped import ECOLI_MODEL, ECOLI_SUBSYSTEMS
 from ..generator.fixed_km import MEASUREMENT_SPREAD, read_fixed_km
+from ..shipped import ECOLI_MODEL, ECOLI_SUBSYSTEMS
 
 QUANTILES = (0.05, 0.95)
 

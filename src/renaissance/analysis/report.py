@@ -21,9 +21,16 @@ import numpy as np
 
 from .._files import write_text_atomic
 from ..errors import RenaissanceError
+from ..model import compile_model, load_model
+from ..steadystate import read_samples
+from ..steadystate.constraints import load_constraints
+from ..steadystate.sampler import sample_steady_states
+from ..steadystate.samples_io import write_samples
 from ..steadystate.settings import TFASettings
-from .landscape import Landscape
-from .maps import StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, tsne_embedding
+from .landscape import (CONFIG, TABLE, Landscape, landscape_study, load_landscape_settings, read_landscape,
+                        read_landscape_inputs)
+from .maps import (StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, state_matrix,
+                   tsne_embedding)
 from .ranges import SAMPLER_KINDS, Separation, plot_ranges, ranges_csv, separating_ranges
 
 ROBUST_FRACTION = 0.5
@@ -103,14 +110,6 @@ def closing_check(landscape_dir: str | os.PathLike, constraints: str | os.PathLi
     ``landscape.csv``; ``resume`` continues interrupted tables). Returns the cases (the scored
     landscape first) and the search threshold (1/h); ``on_state(case)`` follows each scored state.
     """
-    from ..model import compile_model, load_model
-    from ..steadystate import read_samples
-    from ..steadystate.constraints import load_constraints
-    from ..steadystate.sampler import sample_steady_states
-    from ..steadystate.samples_io import write_samples
-    from .landscape import CONFIG, TABLE, landscape_study, load_landscape_settings, read_landscape, read_landscape_inputs
-    from .maps import state_matrix
-
     landscape_dir = Path(landscape_dir)
     inputs = read_landscape_inputs(landscape_dir)
     settings = load_landscape_settings(landscape_dir / CONFIG)
