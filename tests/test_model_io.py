@@ -94,10 +94,12 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "nope.yaml")
 
 
-def test_hill_coefficient_other_than_one_is_refused(ecoli_path):
+@pytest.mark.parametrize("value", [None, 0.0, -1.0, float("inf")])
+def test_hill_coefficient_must_be_a_positive_number(ecoli_path, value):
     data = _raw(ecoli_path)
-    data["parameters"]["hill_coefficient_FBA"] = 2.0
-    with pytest.raises(ModelFormatError, match="reaction 'FBA': hill_coefficient_FBA = 2.0"):
+    data["parameters"]["hill_coefficient_FBA"] = value
+    with pytest.raises(ModelFormatError, match="m.yaml: reaction 'FBA': parameter hill_coefficient_FBA must be a "
+                                               "finite number > 0 in 'parameters'"):
         model_from_dict(data, source="m.yaml")
 
 

@@ -86,9 +86,13 @@ def check_model(
     model: Annotated[Path, typer.Argument(help="SKiMpy YAML model.")],
     steady_state: Annotated[Optional[Path], typer.Option(help="Also validate this id,kind,value CSV.")] = None,
 ) -> None:
-    """Load a model, print its structure (and validate a steady state against it)."""
+    """Load a model, print its structure (and validate a steady state against it, naming any
+    mode that no parameter set can move there)."""
     from .model import compile_model, load_model
-    from .steadystate import read_steady_state, validate_steady_state
+    from .model.structure import dependent_note
+    from .stability.structural import structural_modes
+    from .steadystate import read_steady_state, state_arrays, validate_steady_state
+    from .steadystate.table import model_for_state
 
     def run():
         kinetic = load_model(model)
@@ -98,18 +102,29 @@ def check_model(
         table.add_row("reactions", str(len(st.reactions)))
         table.add_row("species (variables + boundary)", f"{len(cm.species)} ({len(st.variables)} + {len(st.boundary)})")
         table.add_row("reduced Jacobian size", str(st.n_independent))
-        table.add_row("conserved pools", "; ".join(_pool_text(p) for p in st.pools()) or "none")
+        table.add_row("conserved pools", f"{len(st.dependent)}: " + "; ".join(_pool_text(p) for p in st.pools())
+                      if len(st.dependent) else "none")
+        table.add_row("dependent species", ", ".join(st.variables[i] for i in st.dependent) or "none")
         mechanisms = Counter(r.mechanism for r in kinetic.reactions.values())
         table.add_row("mechanisms", ", ".join(f"{k} {v}" for k, v in mechanisms.most_common()))
         modifiers = Counter(m.kind for r in kinetic.reactions.values() for m in r.modifiers)
         table.add_row("modifiers", ", ".join(f"{k} {v}" for k, v in modifiers.most_common()) or "none")
-        table.add_row("Km (declared / in rate laws)", f"{len(cm.km_names)} / {int(cm.km_used.sum())}")
+        kinds = Counter(cm.km_kinds)
+        table.add_row("constants (declared / in rate laws)", f"{len(cm.km_names)} / {int(cm.km_used.sum())} ("
+                      + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + ")")
         if steady_state is not None:
-            report = validate_steady_state(cm, read_steady_state(steady_state))
+            state = read_steady_state(steady_state)
+            report = validate_steady_state(cm, state)
             table.add_row("steady state", f"{steady_state}: valid")
             table.add_row("worst |N.v|", f"{report.worst_imbalance:.3g} mmol/gDW/h ({report.worst_species})")
             table.add_row("smallest |dG/RT|", f"{report.min_margin:.3g} ({report.min_margin_reaction})")
+            at_state = model_for_state(cm, state)
+            modes = structural_modes(at_state, state_arrays(at_state, state))
+            table.add_row("modes no Km set moves", "; ".join(m.describe() for m in modes) or "none")
         console.print(table)
+        note = dependent_note(kinetic, st)
+        if note:
+            console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
     _guard(run)
 
@@ -320,6 +335,10 @@ def screen(
     _guard(run)
 
 
+def _print_warning(text: str) -> None:
+    err_console.print(Text.assemble(("warning: ", "yellow"), text), highlight=False, soft_wrap=True)
+
+
 def _print_generation(row: dict) -> None:
     """One line per NES generation: the generator's own models first, then the children's."""
     robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
@@ -377,7 +396,7 @@ def train(
             console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
             start = time.perf_counter()
             result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
-                               on_generation=_print_generation)
+                               on_generation=_print_generation, on_note=_print_warning)
             console.print(result.summary(), highlight=False, soft_wrap=True)
             console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
             results.append(result)

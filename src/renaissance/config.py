@@ -73,18 +73,23 @@ def build(cls, values: dict, table: str, source: str | None):
     if unknown:
         raise ConfigError(located(source, f"[{table}] keys {unknown}", f"unknown; known: {sorted(known)}"))
     for f in fields(cls):
-        if f.name in values and str(f.type).startswith("tuple[") and not isinstance(values[f.name], (list, tuple)):
+        optional = values.get(f.name) is None and "None" in str(f.type)
+        if f.name in values and str(f.type).startswith("tuple[") and not optional \
+                and not isinstance(values[f.name], (list, tuple)):
             item = _ITEM_WORDS.get(str(f.type)[len("tuple["):].split(",")[0].strip(), "values")
             raise ConfigError(located(source, f"{table}.{f.name}", f"must be a list of {item}, got {values[f.name]!r}"))
     return cls(**values)
 
 
-def km_bounds_to_ln(table: dict, source: str | None) -> None:
-    """Replace ``km_bounds = [low, high]`` (mol/L) in a TOML table by ``ln_km_bounds`` (in place)."""
-    if "km_bounds" in table:
-        if "ln_km_bounds" in table:
-            raise ConfigError(located(source, "generator", "give km_bounds (mol/L) or ln_km_bounds, not both"))
-        low, high = table.pop("km_bounds")
-        if not (0 < low < high):
-            raise ConfigError(located(source, "generator.km_bounds", f"{[low, high]} must satisfy 0 < low < high (mol/L)"))
-        table["ln_km_bounds"] = (math.log(low), math.log(high))
+def km_bounds_to_ln(table: dict, source: str | None, kinds=("km",)) -> None:
+    """Replace ``<kind>_bounds = [low, high]`` (mol/L) in a TOML table by ``ln_<kind>_bounds``
+    (in place), for each of ``kinds`` (``km``; the generator also takes ``ki`` and ``ka``)."""
+    for kind in kinds:
+        key = f"{kind}_bounds"
+        if key in table:
+            if f"ln_{key}" in table:
+                raise ConfigError(located(source, "generator", f"give {key} (mol/L) or ln_{key}, not both"))
+            bounds = table.pop(key)
+            if not (isinstance(bounds, (list, tuple)) and len(bounds) == 2 and 0 < bounds[0] < bounds[1]):
+                raise ConfigError(located(source, f"generator.{key}", f"{bounds} must be [low, high] with 0 < low < high (mol/L)"))
+            table[f"ln_{key}"] = (math.log(bounds[0]), math.log(bounds[1]))

@@ -25,6 +25,11 @@ class ConstraintsError(RenaissanceError):
     """A constraints file (steady-state bounds, YAML) is malformed or names unknown entities."""
 
 
+class StructureError(RenaissanceError):
+    """At a steady state the model has a mode that no parameter set can move (a structural zero
+    eigenvalue): no model can be valid there."""
+
+
 class OutputError(RenaissanceError):
     """An output path cannot be written (exists, is a directory, no permission, disk full)."""
 

@@ -3,9 +3,10 @@ the balanced species in log coordinates.
 
 With ``u = ln x`` (all species, model units) and one parameter set (ln K, V):
 
-    v_k   = V_k exp(P_k ln K - ln Den_k) (T_f,k - T_b,k),  T_f = exp(Af u),  T_b = exp(Ab u - ln Keq)
-    Den_k = prod_{d in k} D_d,  D_d = sum_{m in d} M_m,  M_m = exp(Ax_m u + AK_m ln K)
-    dv_k/du_j = V_k exp(P_k ln K - ln Den_k) (T_f,k Af_kj - T_b,k Ab_kj) - v_k sum_{m in k} (M_m / D_d(m)) Ax_mj
+    v_k   = V_k exp(P_k ln K + ln G_k) (T_f,k - T_b,k),  T_f = exp(Af u),  T_b = exp(Ab u - ln Keq)
+    G_k   = prod_{f in k} F_f^e_f  (factors of monomials M_m = exp(Ax_m u + AK_m ln K), see
+            :mod:`renaissance.model.factors`)
+    dv_k/du_j = V_k exp(P_k ln K + ln G_k) (T_f,k Af_kj - T_b,k Ab_kj) + v_k sum_{m in k} w_m Ax_mj
 
 The balanced species obey dx/dt = f(x) = w * (S v). In log coordinates y = ln x (variables),
 dy/dt = f / x and d(dy_i/dt)/dy_j = (S_w dv/du)_ij / x_i - delta_ij f_i / x_i. Log coordinates
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from ..model.compiled import CompiledModel
+from ..model.factors import FactorLayout, factor_layout, log_factors
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,8 @@ class RateLaws:
     ln_keq: np.ndarray  # (n_rxn,), +inf for irreversible reactions
     mono_x: np.ndarray  # (n_mono, n_sp)
     mono_ln_k: np.ndarray  # (n_mono,) AK_m ln K
-    share_to_q: sparse.csr_matrix  # (n_rxn * n_sp, n_mono): Q = sum_{m in k} share_m Ax_m, flattened
-    mono_den: np.ndarray  # (n_mono,)
-    den_rxn: np.ndarray  # (n_den,)
+    weight_to_q: sparse.csr_matrix  # (n_rxn * n_sp, n_mono): Q = sum_{m in k} w_m Ax_m, flattened
+    layout: FactorLayout
     prefactor: np.ndarray  # (n_rxn,) V exp(P ln K)
 
     def rates(self, u: np.ndarray) -> np.ndarray:
@@ -43,31 +44,29 @@ class RateLaws:
 
     def rates_and_elasticities(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rates (n_rxn,) and dv/du (n_rxn, n_sp) at ``u``."""
-        v, gain, t_f, t_b, share = self._parts(u)
+        v, gain, t_f, t_b, w = self._parts(u)
         dv = gain[:, None] * (t_f[:, None] * self.forward - t_b[:, None] * self.backward)
-        dv -= v[:, None] * (self.share_to_q @ share).reshape(dv.shape)
+        dv += v[:, None] * (self.weight_to_q @ w).reshape(dv.shape)
         return v, dv
 
     def _parts(self, u):
         t_f = np.exp(self.forward @ u)
         t_b = np.exp(self.backward @ u - self.ln_keq)  # exp(-inf) = 0 for irreversible reactions
-        monomials = np.exp(self.mono_x @ u + self.mono_ln_k)
-        dens = np.bincount(self.mono_den, weights=monomials, minlength=len(self.den_rxn))
-        ln_den = np.bincount(self.den_rxn, weights=np.log(dens), minlength=len(self.prefactor))
-        gain = self.prefactor * np.exp(-ln_den)
-        return gain * (t_f - t_b), gain, t_f, t_b, monomials / dens[self.mono_den]
+        ln_g, w = log_factors(self.layout, np.exp(self.mono_x @ u + self.mono_ln_k))
+        gain = self.prefactor * np.exp(ln_g)
+        return gain * (t_f - t_b), gain, t_f, t_b, w
 
 
 def rate_laws(cm: CompiledModel, ln_k: np.ndarray, vmax: np.ndarray) -> RateLaws:
-    """The rate laws of ``cm`` with ln Km ``ln_k`` (n_km,, model units) and ``vmax`` (n_rxn,)."""
+    """The rate laws of ``cm`` with ln constants ``ln_k`` (n_km,, model units) and ``vmax`` (n_rxn,)."""
     mono, species = np.nonzero(cm.mono_x)
     n_sp = cm.mono_x.shape[1]
-    share_to_q = sparse.csr_matrix((cm.mono_x[mono, species], (cm.mono_rxn[mono] * n_sp + species, mono)),
-                                   shape=(cm.n_reactions * n_sp, len(cm.mono_den)))
+    weight_to_q = sparse.csr_matrix((cm.mono_x[mono, species], (cm.mono_rxn[mono] * n_sp + species, mono)),
+                                    shape=(cm.n_reactions * n_sp, len(cm.mono_term)))
     return RateLaws(
         forward=cm.forward, backward=cm.backward, ln_keq=np.where(cm.reversible, cm.ln_keq, np.inf),
-        mono_x=cm.mono_x, mono_ln_k=cm.mono_km @ ln_k, share_to_q=share_to_q,
-        mono_den=cm.mono_den, den_rxn=cm.den_rxn, prefactor=vmax * np.exp(cm.prefactor @ ln_k),
+        mono_x=cm.mono_x, mono_ln_k=cm.mono_km @ ln_k, weight_to_q=weight_to_q,
+        layout=factor_layout(cm), prefactor=vmax * np.exp(cm.prefactor @ ln_k),
     )
 
 

@@ -92,8 +92,10 @@ def forward(theta: torch.Tensor, z: torch.Tensor, layout: Layout, settings: Gene
     return h.float() + settings.offset_gain * theta[:, layout.offset].reshape(C, 1, -1)
 
 
-def to_ln_km(a: torch.Tensor, settings: GeneratorSettings) -> torch.Tensor:
-    """Map pre-activations (C, M, n_out) to ln(Km / (mol/L)) in ``settings.ln_km_bounds``.
+def to_ln_km(a: torch.Tensor, settings: GeneratorSettings, kinds=None) -> torch.Tensor:
+    """Map pre-activations (C, M, n_out) to ln(K / (mol/L)) within the bounds of each output's
+    kind (``kinds``: n_out of ``km``/``ki``/``ka``, see ``GeneratorSettings.output_bounds``;
+    None: every output is a Km).
 
     The squashing runs in float32 (the network's precision); the affine map to the bounds in
     float64, which is the returned type.
@@ -103,7 +105,10 @@ def to_ln_km(a: torch.Tensor, settings: GeneratorSettings) -> torch.Tensor:
     min and max of y over each child's whole (M, n_out) batch, so a model's Km depend on the
     rest of its batch.
     """
-    low, high = settings.ln_km_bounds
+    if kinds is None or all(kind == "km" for kind in kinds):
+        low, high = settings.ln_km_bounds
+    else:
+        low, high = (torch.as_tensor(b, device=a.device) for b in settings.output_bounds(kinds))
     unit = torch.tanh(a)
     if settings.mapping == "tanh":
         unit.add_(1.0).mul_(0.5)

@@ -15,6 +15,8 @@ A training configuration is a TOML file with five tables; every key is optional:
 
     [generator]                   # GeneratorSettings
     km_bounds = [1.3e-6, 2e-2]    # mol/L, or ln_km_bounds = [-25.0, 3.0] (the reference code)
+    ki_bounds = [1e-6, 1e-1]      # inhibition constants (ki_*, k_inhibition_*); default: km_bounds
+    ka_bounds = [1e-6, 1e-1]      # activation constants (k_activation_*); default: km_bounds
 
     [nes]                         # NESSettings
     generations = 50
@@ -33,6 +35,8 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from .._files import write_text_atomic
 from .._validation import check_choice, check_float, check_int
@@ -64,6 +68,9 @@ class GeneratorSettings:
     mapping : {"tanh", "batch_minmax"}
     offset_gain : float           gain of the per-output offset (0 disables it)
     ln_km_bounds : (float, float) ln(Km / (mol/L)) range (paper: ln 1.3e-6 .. ln 2e-2)
+    ln_ki_bounds, ln_ka_bounds : (float, float) or None
+                                  ranges of the inhibition (``ki_*``, ``k_inhibition_*``) and
+                                  activation (``k_activation_*``) constants; None: ``ln_km_bounds``
     dtype : {"float32", "bfloat16"}  compute type of the dense layers (bfloat16: ~2x faster
                                   generation on CPUs with AMX/AVX512-BF16; outputs stay float32)
     """
@@ -74,6 +81,8 @@ class GeneratorSettings:
     mapping: str = "tanh"
     offset_gain: float = 50.0
     ln_km_bounds: tuple[float, float] = (math.log(1.3e-6), math.log(2e-2))
+    ln_ki_bounds: tuple[float, float] | None = None
+    ln_ka_bounds: tuple[float, float] | None = None
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -86,11 +95,25 @@ class GeneratorSettings:
         check_float(self.dropout, "generator.dropout", low=0.0, high=1.0, high_open=True)
         check_choice(self.mapping, "generator.mapping", MAPPINGS)
         check_float(self.offset_gain, "generator.offset_gain", low=0.0)
-        low, high = (float(b) for b in self.ln_km_bounds)
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"generator.ln_km_bounds == {self.ln_km_bounds!r}, must be finite with low < high")
-        object.__setattr__(self, "ln_km_bounds", (low, high))
+        for kind in ("km", "ki", "ka"):
+            name = f"ln_{kind}_bounds"
+            bounds = getattr(self, name)
+            if bounds is None and kind != "km":
+                continue
+            low, high = (float(b) for b in bounds)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"generator.{name} == {bounds!r}, must be finite with low < high")
+            object.__setattr__(self, name, (low, high))
         check_choice(self.dtype, "generator.dtype", DTYPES)
+
+    def kind_bounds(self, kind: str) -> tuple[float, float]:
+        """ln(K / (mol/L)) range of the constants of ``kind`` (``km``, ``ki`` or ``ka``)."""
+        return getattr(self, f"ln_{kind}_bounds") or self.ln_km_bounds
+
+    def output_bounds(self, kinds) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high), each (n,), ln(mol/L), for constants of the given ``kinds`` (n,)."""
+        bounds = np.array([self.kind_bounds(kind) for kind in kinds], dtype=float).reshape(-1, 2)
+        return bounds[:, 0], bounds[:, 1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,7 +296,7 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
         raise ConfigError(located(source, f"preset '{preset}'", f"unknown; known: {sorted(PRESETS)}"))
     try:
         generator_table = dict(data.get("generator", {}))
-        km_bounds_to_ln(generator_table, source)
+        km_bounds_to_ln(generator_table, source, kinds=("km", "ki", "ka"))
         generator = build(GeneratorSettings, {**PRESETS[preset]["generator"], **generator_table}, "generator", source)
         nes = build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
         robustness = build(RobustnessRewardSettings, data.get("robustness", {}), "robustness", source)
@@ -304,7 +327,7 @@ def configured_settings(config: str | os.PathLike | None = None, *, preset: str 
     """The settings of ``config`` (default: the shipped E. coli one) with the command line's
     overrides (``None``: keep the file's value).
 
-    A ``preset`` replaces the file's ``[generator]`` (but the Km bounds) and ``[nes]`` tables;
+    A ``preset`` replaces the file's ``[generator]`` (but the bounds) and ``[nes]`` tables;
     ``state`` is a shipped state's name (:data:`SHIPPED_STATES`) or a steady-state CSV and
     replaces the file's ``steady_state`` / ``states`` + ``state_index``.
     """
@@ -313,7 +336,7 @@ def configured_settings(config: str | os.PathLike | None = None, *, preset: str 
         if value is not None:
             data[key] = value
     if preset is not None:
-        data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
+        data["generator"] = {k: v for k, v in data["generator"].items() if k.endswith("_bounds")}
         data["nes"] = {}
     for key, value in (("generations", generations), ("target_lambda", target_lambda), ("reward", reward)):
         if value is not None:

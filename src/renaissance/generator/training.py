@@ -28,6 +28,7 @@ from ..errors import RenaissanceError, SteadyStateError, located
 from ..model import compile_model, load_model
 from ..model.compiled import CompiledModel
 from ..stability import StabilityProblem, StabilityResult, evaluate_stability, prepare_stability
+from ..stability.structural import check_structure, km_independent_mode
 from ..steadystate import SteadyState, read_steady_state, validate_steady_state
 from ..steadystate.samples_io import read_sample_state
 from ..steadystate.table import model_for_state
@@ -43,6 +44,8 @@ CONFIG = "config.toml"
 HISTORY = "history.csv"
 FORWARD_ROWS = 4096
 FINAL = "final.npz"
+#: random constant sets probed for a Km-independent unstable mode before training
+PROBE_SETS = 32
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class TrainingProblem:
     @property
     def n_km(self) -> int:
         return len(self.stability.km_names)
+
+    @property
+    def free_kinds(self) -> np.ndarray:
+        """(n_free,) kind (``km``, ``ki``, ``ka``) of each emitted constant."""
+        return self.cm.km_kinds[self.free]
 
     @property
     def used(self) -> np.ndarray:
@@ -98,9 +106,9 @@ def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: Ge
     for start in range(0, n_models, piece):
         a = forward(thetas, z[:, start:start + piece].expand(C, -1, -1), layout, settings, rng if training else None)
         if everything:
-            ln_km[:, start:start + piece] = to_ln_km(a, settings)
+            ln_km[:, start:start + piece] = to_ln_km(a, settings, problem.free_kinds)
         else:
-            ln_km[:, start:start + piece, free] = to_ln_km(a, settings)
+            ln_km[:, start:start + piece, free] = to_ln_km(a, settings, problem.free_kinds)
     if len(problem.fixed.names):
         fixed = sample_fixed_ln_km(problem.fixed, C * n_models, rng).to(thetas.device)
         ln_km[..., torch.as_tensor(problem.fixed.columns, device=thetas.device)] = fixed.reshape(C, n_models, -1)
@@ -163,7 +171,8 @@ class TrainingRun:
         if not self.final_valid.any() and not (self.lambda_max <= threshold).any():
             best = np.nanmin(self.lambda_max) if np.isfinite(self.lambda_max).any() else float("nan")
             lines.append(f"no valid model was found at this state in {self.lambda_max.size} evaluated "
-                         f"(best lambda_max {best:.4g} 1/h): try another steady state or more generations")
+                         f"(best lambda_max {best:.4g} 1/h): train longer (--generations), or check whether the "
+                         "state admits valid models at all (renaissance landscape)")
         return "\n".join(lines)
 
 
@@ -177,6 +186,7 @@ def train(
     n_threads: int | None = None,
     device: str = "cpu",
     on_generation: Callable[[dict], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> TrainingRun:
     """Train a generator; checkpoint to ``run_dir`` after every generation.
 
@@ -195,6 +205,12 @@ def train(
         Overrides ``settings.nes.reward`` (see :mod:`.rewards` for the signature).
     on_generation : callable, optional
         Called after each generation with that generation's history row (a dict).
+    on_note : callable, optional
+        Called with a warning found before training: an unstable mode that every one of
+        ``PROBE_SETS`` random constant sets shares (:func:`km_independent_mode`).
+
+    A structural zero mode at the state (:func:`~renaissance.stability.structural.check_structure`)
+    raises :class:`~renaissance.errors.StructureError` before anything is written.
     """
     run_dir = Path(run_dir)
     if resume:
@@ -202,6 +218,13 @@ def train(
     elif (run_dir / CHECKPOINT).exists() and not overwrite:
         raise RenaissanceError(f"{run_dir}: holds a training run; resume it or choose overwrite")
     problem = load_problem(settings.problem)
+    check_structure(problem.cm, problem.state, settings.problem.units, problem.label)
+    if on_note is not None and not resume:
+        low, high = settings.generator.output_bounds(problem.cm.km_kinds)
+        probe = np.random.default_rng(settings.seed).uniform(low, high, (PROBE_SETS, problem.n_km))
+        mode = km_independent_mode(problem.stability, probe)
+        if mode is not None:
+            on_note(f"{problem.label}: {mode.describe()}")
     layout = network_layout(settings.generator, len(problem.free))
     reward_fn = resolve_reward(reward if reward is not None else settings.nes.reward)
     nes, gen = settings.nes, settings.generator

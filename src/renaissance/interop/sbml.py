@@ -3,10 +3,11 @@
 The rate laws are written from the compiled exponent tables (:mod:`renaissance.model.compiled`),
 so every mechanism and modifier of the model file is exported by the same code:
 
-    v_k = V_k * prod_j K_j^P_kj * (prod_i x_i^Af_ki - prod_i x_i^Ab_ki / Keq_k) / prod_d D_d,
-    D_d = sum_m prod_i x_i^Ax_mi prod_j K_j^AK_mj
+    v_k = V_k * prod_j K_j^P_kj * (prod_i x_i^Af_ki - prod_i x_i^Ab_ki / Keq_k) * prod_f F_f^e_f,
+    F_f = sum_t c_t (sum_m prod_i x_i^Ax_mi prod_j K_j^AK_mj)^p_t
 
-(irreversible reactions: no backward term). Units are the model's: concentrations in
+(irreversible reactions: no backward term; factors with e_f = -1 are written as a division;
+Hill coefficients and a_max appear as numbers, full precision). Units are the model's: concentrations in
 1/``concentration_scale`` mol/L (nmol/L by default), time in hours, so the substance unit is
 nmol (litre volumes) and Km, Vmax and Keq keep their model-unit values. Compartment sizes are
 ``volume_<c> / cell_volume_<c>``, so that SBML's d[x]/dt = sum_k S_ik v_k / size equals the
@@ -62,10 +63,15 @@ def _check(result: int, what: str) -> None:
         raise SBMLError(f"libSBML could not set {what}: {libsbml.OperationReturnValue_toString(result)}")
 
 
+def _number(value: float) -> str:
+    """A float in full precision (integers without a decimal point)."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+
+
 def _power(symbol: str, exponent: float) -> str:
     if exponent == 1:
         return symbol
-    return f"{symbol}^{exponent:g}" if exponent > 0 else f"{symbol}^({exponent:g})"
+    return f"{symbol}^{_number(exponent)}" if exponent > 0 else f"{symbol}^({_number(exponent)})"
 
 
 def _product(symbols, exponents) -> str:
@@ -82,15 +88,29 @@ def rate_formulas(cm: CompiledModel) -> list[str]:
         r = sid(reaction)
         forward = _product(x, cm.forward[k])
         drive = f"({forward} - {_product(x, cm.backward[k])} / k_equilibrium_{r})" if cm.reversible[k] else f"({forward})"
-        dens = []
-        for d in np.flatnonzero(cm.den_rxn == k):
-            monomials = [f"{_product(x, cm.mono_x[m])} * {_product(km, cm.mono_km[m])}"
-                         for m in np.flatnonzero(cm.mono_den == d)]
-            dens.append("(" + " + ".join(monomials) + ")")
+        dens, gains = [], []
+        for f in np.flatnonzero(cm.fac_rxn == k):
+            factor = "(" + " + ".join(_term(cm, t, x, km) for t in np.flatnonzero(cm.term_fac == f)) + ")"
+            exponent = cm.fac_exponent[f]
+            if exponent == -1:
+                dens.append(factor)
+            elif exponent != 0:
+                gains.append(_power(factor, exponent))
         prefactor = _product(km, cm.prefactor[k])
-        formula = f"vmax_forward_{r} * {prefactor} * {drive}"
+        formula = " * ".join([f"vmax_forward_{r}", prefactor, drive, *gains])
         out.append(formula + (" / (" + " * ".join(dens) + ")" if dens else ""))
     return out
+
+
+def _term(cm: CompiledModel, t: int, x: list[str], km: list[str]) -> str:
+    """``c * (M_1 + M_2 + ...)^p`` of term ``t`` (coefficient and power left out when 1)."""
+    monomials = [f"{_product(x, cm.mono_x[m])} * {_product(km, cm.mono_km[m])}" for m in np.flatnonzero(cm.mono_term == t)]
+    text = " + ".join(monomials)
+    if cm.term_power[t] != 1:
+        text = _power(f"({text})", cm.term_power[t])
+    elif len(monomials) > 1 and cm.term_coef[t] != 1:
+        text = f"({text})"
+    return text if cm.term_coef[t] == 1 else f"{_number(cm.term_coef[t])} * {text}"
 
 
 def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: np.ndarray,
@@ -114,9 +134,9 @@ def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: n
     _add_compartments(model, model_src)
     _add_species(model, cm, state_arrays(cm, state, units).ln_x)
     _add_parameters(model, _parameter_values(cm, km, vmax, units))
-    S = _species_stoichiometry(cm)
+    S, reads = _species_stoichiometry(cm), cm.reads
     for k, (reaction, formula) in enumerate(zip(cm.structure.reactions, rate_formulas(cm))):
-        _add_reaction(model, cm, S, k, reaction, formula)
+        _add_reaction(model, cm, S, reads, k, reaction, formula)
     return libsbml.writeSBMLToString(doc)
 
 
@@ -185,15 +205,17 @@ def _species_stoichiometry(cm: CompiledModel) -> np.ndarray:
     return S[rows]
 
 
-def _add_reaction(model, cm: CompiledModel, S: np.ndarray, k: int, reaction: str, formula: str) -> None:
+def _add_reaction(model, cm: CompiledModel, S: np.ndarray, reads: np.ndarray, k: int, reaction: str,
+                  formula: str) -> None:
     """Reaction ``k``: reactants and products from column ``k`` of ``S`` (n_species, n_rxn),
-    modifiers for the other species its rate law uses, and the kinetic law ``formula``."""
+    modifiers for the other species its rate law uses (``reads``, n_rxn x n_species), and the
+    kinetic law ``formula``."""
     libsbml = _libsbml()
     rx = model.createReaction()
     _check(rx.setId(sid(reaction)), f"reaction '{reaction}'")
     rx.setName(reaction)
     rx.setReversible(bool(cm.reversible[k]))
-    in_law = _species_in_law(cm, k)
+    in_law = reads[k]
     for i, species in enumerate(cm.species):
         coefficient = S[i, k]
         if coefficient != 0:
@@ -208,14 +230,6 @@ def _add_reaction(model, cm: CompiledModel, S: np.ndarray, k: int, reaction: str
         raise SBMLError(located(reaction, "rate law", libsbml.getLastParseL3Error()))
     law = rx.createKineticLaw()
     _check(law.setMath(ast), f"kinetic law of '{reaction}'")
-
-
-def _species_in_law(cm: CompiledModel, k: int) -> np.ndarray:
-    """(n_species,) bool: species with a nonzero exponent in reaction ``k``'s rate law (forward
-    term, backward term if reversible, or any denominator monomial)."""
-    monomials = np.isin(cm.mono_den, np.flatnonzero(cm.den_rxn == k))
-    return ((cm.forward[k] != 0) | ((cm.backward[k] != 0) & cm.reversible[k])
-            | np.any(cm.mono_x[monomials] != 0, axis=0))
 
 
 def _units(model, units: UnitSettings) -> None:

@@ -1,14 +1,14 @@
 """Compile a :class:`KineticModel` once into dense exponent arrays.
 
 With ``ln x`` the log concentrations of all species (variables then boundary) and ``ln K`` the
-log Michaelis constants (model units), every net rate with ``V = 1`` is
+log saturation constants (model units), every net rate with ``V = 1`` is
 
-    g_k = exp(P_k . lnK) * (exp(Af_k . lnx) - exp(Ab_k . lnx - ln Keq_k)) / prod_{d in k} D_d
-    D_d = sum_{m in d} exp(Ax_m . lnx + AK_m . lnK)
+    g_k = exp(P_k . lnK) * (exp(Af_k . lnx) - exp(Ab_k . lnx - ln Keq_k)) * prod_{f in k} F_f^e_f
+    F_f = sum_{t in f} c_t S_t^p_t,   S_t = sum_{m in t} M_m,   M_m = exp(Ax_m . lnx + AK_m . lnK)
 
-and ``v_k = V_k g_k``. Everything downstream (rates, elasticities, Vmax back-calculation,
-Jacobians, thermodynamic constraints) is matrix products with these arrays: no per-reaction
-Python code runs after compilation.
+and ``v_k = V_k g_k`` (see :mod:`renaissance.model.mechanisms`). Everything downstream (rates,
+elasticities, Vmax back-calculation, Jacobians, thermodynamic constraints) is matrix products
+with these arrays: no per-reaction Python code runs after compilation.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kinetic_model import KineticModel
-from .mechanisms import apply_modifier, rate_form
+from .mechanisms import apply_modifier, constant_kind, rate_form
 from .structure import Structure, analyse_structure
 
 
@@ -26,8 +26,9 @@ from .structure import Structure, analyse_structure
 class CompiledModel:
     """Array form of a kinetic model (see module docstring for the formula).
 
-    Shapes: n_sp = n_var + n_bnd species (variables first), n_rxn reactions, n_km declared Km
-    (``km_names``, the generator's order), n_mono denominator monomials, n_den denominators.
+    Shapes: n_sp = n_var + n_bnd species (variables first), n_rxn reactions, n_km declared
+    constants (``km_names``, the generator's order: Michaelis, inhibition and activation
+    constants), n_mono monomials, n_term terms, n_fac factors.
 
     Attributes
     ----------
@@ -35,7 +36,9 @@ class CompiledModel:
     species : list of str
         ``structure.variables + structure.boundary``.
     km_names : list of str
-        All declared Km; those that enter no rate have all-zero columns.
+        All declared constants; those that enter no rate have all-zero columns.
+    km_kinds : ndarray of str, shape (n_km,)
+        ``"km"``, ``"ki"`` or ``"ka"`` (Michaelis, inhibition, activation constant).
     km_used : ndarray of bool, shape (n_km,)
     forward, backward : ndarray, shape (n_rxn, n_sp)
         Exponents of T_f and T_b (modifiers folded in).
@@ -44,14 +47,18 @@ class CompiledModel:
         ln Keq (model units); +inf for irreversible reactions.
     prefactor : ndarray, shape (n_rxn, n_km)
     mono_x : ndarray, shape (n_mono, n_sp); mono_km : ndarray, shape (n_mono, n_km)
-    mono_den : ndarray of int, shape (n_mono,)   denominator of each monomial (sorted)
-    den_rxn : ndarray of int, shape (n_den,)      reaction of each denominator (sorted)
+    mono_term : ndarray of int, shape (n_mono,)   term of each monomial (sorted)
+    term_coef, term_power : ndarray, shape (n_term,)   c_t and p_t
+    term_fac : ndarray of int, shape (n_term,)    factor of each term (sorted)
+    fac_exponent : ndarray, shape (n_fac,)         e_f
+    fac_rxn : ndarray of int, shape (n_fac,)      reaction of each factor (sorted)
     """
 
     model: KineticModel
     structure: Structure
     species: list[str]
     km_names: list[str]
+    km_kinds: np.ndarray
     km_used: np.ndarray
     forward: np.ndarray
     backward: np.ndarray
@@ -60,8 +67,12 @@ class CompiledModel:
     prefactor: np.ndarray
     mono_x: np.ndarray
     mono_km: np.ndarray
-    mono_den: np.ndarray
-    den_rxn: np.ndarray
+    mono_term: np.ndarray
+    term_coef: np.ndarray
+    term_power: np.ndarray
+    term_fac: np.ndarray
+    fac_exponent: np.ndarray
+    fac_rxn: np.ndarray
 
     @property
     def n_reactions(self) -> int:
@@ -73,22 +84,40 @@ class CompiledModel:
         return self.backward - self.forward
 
     @property
+    def mono_fac(self) -> np.ndarray:
+        """(n_mono,) factor of each monomial."""
+        return self.term_fac[self.mono_term]
+
+    @property
     def mono_rxn(self) -> np.ndarray:
         """(n_mono,) reaction of each monomial."""
-        return self.den_rxn[self.mono_den]
+        return self.fac_rxn[self.mono_fac]
 
     @property
-    def mono_to_den(self) -> np.ndarray:
-        """(n_mono, n_den) 0/1 membership of monomials in denominators."""
-        out = np.zeros((len(self.mono_den), len(self.den_rxn)))
-        out[np.arange(len(self.mono_den)), self.mono_den] = 1.0
-        return out
+    def reads(self) -> np.ndarray:
+        """(n_rxn, n_sp) bool: species each rate law depends on (forward term, backward term if
+        reversible, or any factor monomial)."""
+        in_factors = np.zeros(self.forward.shape)
+        np.add.at(in_factors, self.mono_rxn, self.mono_x != 0)
+        return (self.forward != 0) | ((self.backward != 0) & self.reversible[:, None]) | (in_factors > 0)
 
     @property
-    def den_to_rxn(self) -> np.ndarray:
-        """(n_den, n_rxn) 0/1 membership of denominators in reactions."""
-        out = np.zeros((len(self.den_rxn), self.n_reactions))
-        out[np.arange(len(self.den_rxn)), self.den_rxn] = 1.0
+    def simple_terms(self) -> bool:
+        """True when every term is one monomial with coefficient and power 1 (then S = T = M)."""
+        return bool(len(self.term_fac) == len(self.mono_term) and np.all(self.term_coef == 1)
+                    and np.all(self.term_power == 1))
+
+    def membership(self, what: str) -> np.ndarray:
+        """0/1 membership matrix: ``"mono_term"`` (n_mono, n_term), ``"mono_fac"`` (n_mono,
+        n_fac), ``"term_fac"`` (n_term, n_fac) or ``"fac_rxn"`` (n_fac, n_rxn)."""
+        rows, n_cols = {
+            "mono_term": (self.mono_term, len(self.term_fac)),
+            "mono_fac": (self.mono_fac, len(self.fac_rxn)),
+            "term_fac": (self.term_fac, len(self.fac_rxn)),
+            "fac_rxn": (self.fac_rxn, self.n_reactions),
+        }[what]
+        out = np.zeros((len(rows), n_cols))
+        out[np.arange(len(rows)), rows] = 1.0
         return out
 
 
@@ -106,13 +135,15 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
     reversible = np.zeros(n_rxn, dtype=bool)
     ln_keq = np.full(n_rxn, np.inf)
     prefactor = np.zeros((n_rxn, n_km))
-    mono_x, mono_km, mono_den, den_rxn = [], [], [], []
+    mono_x, mono_km, mono_term = [], [], []
+    term_coef, term_power, term_fac, fac_exponent, fac_rxn = [], [], [], [], []
     km_used = np.zeros(n_km, dtype=bool)
 
     for k, rxn in enumerate(model.reactions.values()):
-        form = rate_form(rxn.mechanism, rxn.id, rxn.roles, rxn.stoichiometry)
+        fixed = {name: model.parameters[name] for name in rxn.fixed_parameter_names}
+        form = rate_form(rxn.mechanism, rxn.id, rxn.roles, rxn.stoichiometry, rxn.inhibitors, fixed)
         for mod in rxn.modifiers:
-            apply_modifier(form, mod.kind, mod.species, mod.stoichiometry)
+            apply_modifier(form, mod.kind, mod.species, mod.stoichiometry, rxn.id, fixed)
         for sid, e in form.forward.items():
             forward[k, sindex[sid]] += e
         if form.backward is not None:
@@ -122,25 +153,31 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
                 backward[k, sindex[sid]] += e
         for name, e in form.prefactor.items():
             prefactor[k, kindex[name]] += e
-        for terms in form.denominators:
-            den_rxn.append(k)
-            for xs, ks in terms:
-                row_x, row_k = np.zeros(n_sp), np.zeros(n_km)
-                for sid, e in xs.items():
-                    row_x[sindex[sid]] += e
-                for name, e in ks.items():
-                    row_k[kindex[name]] += e
-                    km_used[kindex[name]] = True
-                mono_x.append(row_x)
-                mono_km.append(row_k)
-                mono_den.append(len(den_rxn) - 1)
-        km_used[[kindex[n] for n in form.prefactor]] = True
+            km_used[kindex[name]] = True
+        for factor in form.factors:
+            fac_rxn.append(k)
+            fac_exponent.append(factor.exponent)
+            for term in factor.terms:
+                term_fac.append(len(fac_rxn) - 1)
+                term_coef.append(term.coefficient)
+                term_power.append(term.power)
+                for xs, ks in term.monomials:
+                    row_x, row_k = np.zeros(n_sp), np.zeros(n_km)
+                    for sid, e in xs.items():
+                        row_x[sindex[sid]] += e
+                    for name, e in ks.items():
+                        row_k[kindex[name]] += e
+                        km_used[kindex[name]] = True
+                    mono_x.append(row_x)
+                    mono_km.append(row_k)
+                    mono_term.append(len(term_fac) - 1)
 
     return CompiledModel(
         model=model,
         structure=structure,
         species=species,
         km_names=km_names,
+        km_kinds=np.array([constant_kind(n) for n in km_names], dtype=object),
         km_used=km_used,
         forward=forward,
         backward=backward,
@@ -149,6 +186,10 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
         prefactor=prefactor,
         mono_x=np.array(mono_x).reshape(len(mono_x), n_sp),
         mono_km=np.array(mono_km).reshape(len(mono_km), n_km),
-        mono_den=np.array(mono_den, dtype=int),
-        den_rxn=np.array(den_rxn, dtype=int),
+        mono_term=np.array(mono_term, dtype=int),
+        term_coef=np.array(term_coef, dtype=float),
+        term_power=np.array(term_power, dtype=float),
+        term_fac=np.array(term_fac, dtype=int),
+        fac_exponent=np.array(fac_exponent, dtype=float),
+        fac_rxn=np.array(fac_rxn, dtype=int),
     )

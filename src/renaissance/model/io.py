@@ -13,14 +13,14 @@ import yaml
 
 from .._files import read_text, write_text_atomic
 from ..errors import ModelFormatError, located
-from .kinetic_model import KineticModel, Modifier, Reaction
+from .kinetic_model import BoundaryCondition, KineticModel, Modifier, Reaction
 from .mechanisms import MECHANISMS, MODIFIERS, parse_role
 
 _TOP_LEVEL = (
     "boundary_conditions", "compartments", "constraints", "dependent_reactants",
     "initial_conditions", "name", "parameters", "reactants", "reactions",
 )
-_BOUNDARY_CLASSES = ("ConstantConcentration",)
+_BOUNDARY_CLASSES = ("ConstantConcentration", "BoundaryFlux")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -94,16 +94,10 @@ def model_from_dict(data: object, source: str | None = None) -> KineticModel:
         for k, v in _mapping(data.get("parameters"), source, "parameters").items()
     }
 
-    boundary: dict[str, tuple[str, str]] = {}
-    for label, entry in _mapping(data.get("boundary_conditions"), source, "boundary_conditions").items():
-        entry = _mapping(entry, source, f"boundary condition '{label}'")
-        cls, sid = entry.get("class"), entry.get("reactant")
-        if cls not in _BOUNDARY_CLASSES:
-            raise ModelFormatError(located(
-                source, f"boundary condition '{label}'", f"unknown class {cls!r}; known: {list(_BOUNDARY_CLASSES)}"))
-        if sid not in species:
-            raise ModelFormatError(located(source, f"boundary condition '{label}'", f"undeclared reactant {sid!r}"))
-        boundary[str(label)] = (cls, sid)
+    boundary = {
+        str(label): _boundary_from_dict(label, entry, species, source)
+        for label, entry in _mapping(data.get("boundary_conditions"), source, "boundary_conditions").items()
+    }
 
     reactions = {
         str(rid): _reaction_from_dict(str(rid), entry, species, parameters, source)
@@ -122,11 +116,31 @@ def model_from_dict(data: object, source: str | None = None) -> KineticModel:
     )
 
 
+def _boundary_from_dict(label, entry, species, source) -> BoundaryCondition:
+    """A ``ConstantConcentration`` or ``BoundaryFlux`` entry (the latter with a numeric ``flux_value``)."""
+    where = f"boundary condition '{label}'"
+    entry = _mapping(entry, source, where)
+    cls, sid = entry.get("class"), entry.get("reactant")
+    if cls not in _BOUNDARY_CLASSES:
+        raise ModelFormatError(located(source, where, f"unknown class {cls!r}; known: {list(_BOUNDARY_CLASSES)}"))
+    if sid not in species:
+        raise ModelFormatError(located(source, where, f"undeclared reactant {sid!r}"))
+    if cls == "BoundaryFlux":
+        flux = _number(entry.get("flux_value"), source, f"{where} flux_value")
+        if flux != flux or abs(flux) == float("inf"):
+            raise ModelFormatError(located(source, where, f"flux_value {flux} must be finite"))
+        return BoundaryCondition(cls, sid, flux)
+    return BoundaryCondition(cls, sid)
+
+
 def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
     where = f"reaction '{rid}'"
     entry = _mapping(entry, source, where)
     if entry.get("name", rid) != rid:
         raise ModelFormatError(located(source, where, f"name {entry.get('name')!r} differs from its key"))
+    if entry.get("enzyme") is not None:
+        raise ModelFormatError(located(source, where, f"enzyme {entry['enzyme']!r}: rates written as kcat x enzyme "
+                                                      "are not supported; set enzyme: null (Vmax is back-calculated)"))
     mech = _mapping(entry.get("mechanism"), source, f"{where} mechanism")
     cls = mech.get("class")
     if cls not in MECHANISMS:
@@ -135,16 +149,35 @@ def _reaction_from_dict(rid, entry, species, parameters, source) -> Reaction:
     roles = _roles_from_dict(mech, species, source, where)
     stoich = _stoichiometry_from_dict(mech, spec, cls, roles, source, where)
     _check_substrates(cls, roles, stoich, source, where)
+    inhibitors = _inhibitors_from_dict(mech, spec, cls, species, source, where)
     modifiers = _modifiers_from_dict(entry, species, source, where)
-    _check_reaction_parameters(rid, spec, cls, parameters, source, where)
-    return Reaction(rid, cls, roles, stoich, tuple(modifiers), explicit_stoichiometry=spec.fixed_roles is None)
+    reaction = Reaction(rid, cls, roles, stoich, tuple(modifiers), explicit_stoichiometry=spec.fixed_roles is None,
+                        inhibitors=inhibitors)
+    _check_reaction_parameters(reaction, spec, parameters, source, where)
+    return reaction
+
+
+def _inhibitors_from_dict(mech: dict, spec, cls, species, source, where: str) -> dict[str, str]:
+    """``inhibitors: {inhibitor1: sp, ...}`` of the inhibited classes (numbered from 1, declared)."""
+    given = _mapping(mech.get("inhibitors"), source, f"{where} inhibitors")
+    if given and not spec.inhibitors:
+        raise ModelFormatError(located(source, where, f"{cls} takes no inhibitors (use {cls}Inhibited or a modifier)"))
+    if spec.inhibitors and not given:
+        raise ModelFormatError(located(source, where, f"{cls} needs an 'inhibitors' mapping (inhibitor1: <reactant>)"))
+    expected = [f"inhibitor{i}" for i in range(1, len(given) + 1)]
+    if sorted(given, key=str) != sorted(expected):
+        raise ModelFormatError(located(source, where, f"inhibitors {sorted(given)} must be named {expected}"))
+    for key, sid in given.items():
+        if sid not in species:
+            raise ModelFormatError(located(source, where, f"inhibitor '{key}' uses undeclared reactant {sid!r}"))
+    return {key: given[key] for key in expected}
 
 
 def _roles_from_dict(mech: dict, species, source, where: str) -> dict[str, str]:
     """Role -> reactant of a mechanism mapping: valid role names, declared reactants, one role each."""
     roles: dict[str, str] = {}
     for role, sid in mech.items():
-        if role in ("class", "mechanism_stoichiometry"):
+        if role in ("class", "mechanism_stoichiometry", "inhibitors"):
             continue
         try:
             parse_role(role)
@@ -181,44 +214,61 @@ def _stoichiometry_from_dict(mech: dict, spec, cls, roles: dict[str, str], sourc
 
 
 def _check_substrates(cls, roles: dict[str, str], stoich: dict, source, where: str) -> None:
-    """At least one substrate; the Hill mechanism needs n:n roles with |stoichiometry| 1."""
+    """At least one substrate; roles numbered 1..n; the n:n Hill classes need |stoichiometry| 1."""
     subs = [r for r in roles if parse_role(r)[0] == "substrate"]
     if not subs:
         raise ModelFormatError(located(source, where, "has no substrate"))
-    if cls == "H1GeneralizedReversibleHill" and (
-        len(subs) * 2 != len(roles) or any(abs(c) != 1 for c in stoich.values())
-    ):
-        raise ModelFormatError(located(source, where, "H1GeneralizedReversibleHill needs n:n roles, all |stoichiometry| 1"))
+    if MECHANISMS[cls].fixed_roles is None:
+        for kind in ("substrate", "product"):
+            numbers = sorted(parse_role(r)[1] for r in roles if parse_role(r)[0] == kind)
+            if numbers != list(range(1, len(numbers) + 1)):
+                raise ModelFormatError(located(source, where, f"{kind} roles must be numbered 1..{len(numbers)}, "
+                                                              f"got {sorted(r for r in roles if r.startswith(kind))}"))
+    if MECHANISMS[cls].shape == "n:n" and (len(subs) * 2 != len(roles) or any(abs(c) != 1 for c in stoich.values())):
+        raise ModelFormatError(located(source, where, f"{cls} needs n:n roles, all |stoichiometry| 1"))
 
 
 def _modifiers_from_dict(entry: dict, species, source, where: str) -> list[Modifier]:
-    """The reaction's ``modifiers`` mapping: known classes, declared small molecules, numeric stoichiometry."""
+    """The reaction's ``modifiers`` mapping: known classes, declared species in the class's role
+    (``small_molecule``, ``activator`` or ``inhibitor``), numeric stoichiometry (0 for regulators)."""
     modifiers = []
     for key, mod in _mapping(entry.get("modifiers"), source, f"{where} modifiers").items():
-        mod = _mapping(mod, source, f"{where} modifier '{key}'")
-        if mod.get("class") not in MODIFIERS:
+        at = f"{where} modifier '{key}'"
+        mod = _mapping(mod, source, at)
+        spec = MODIFIERS.get(mod.get("class"))
+        if spec is None:
             raise ModelFormatError(located(
-                source, f"{where} modifier '{key}'", f"unknown modifier class {mod.get('class')!r}; known: {list(MODIFIERS)}"))
-        sid = mod.get("small_molecule")
+                source, at, f"unknown modifier class {mod.get('class')!r}; known: {list(MODIFIERS)}"))
+        sid = mod.get(spec.role)
         if sid not in species:
-            raise ModelFormatError(located(source, f"{where} modifier '{key}'", f"undeclared reactant {sid!r}"))
-        nu = _mapping(mod.get("mechanism_stoichiometry"), source, f"{where} modifier '{key}'").get("small_molecule")
-        modifiers.append(Modifier(str(key), mod["class"], sid, _number(nu, source, f"{where} modifier '{key}' stoichiometry")))
+            raise ModelFormatError(located(source, at, f"{spec.role}: undeclared reactant {sid!r}"))
+        stoichiometry = _mapping(mod.get("mechanism_stoichiometry"), source, at)
+        if spec.role == "small_molecule":
+            nu = _number(stoichiometry.get("small_molecule"), source, f"{at} stoichiometry")
+        else:
+            nu = _number(stoichiometry.get(spec.role, 0), source, f"{at} stoichiometry")
+            if nu != 0:
+                raise ModelFormatError(located(source, at, f"an {spec.role} is not a reactant: stoichiometry must be 0, got {nu}"))
+        modifiers.append(Modifier(str(key), mod["class"], sid, nu))
     return modifiers
 
 
-def _check_reaction_parameters(rid, spec, cls, parameters, source, where: str) -> None:
-    """A reversible mechanism needs a positive finite Keq; a Hill coefficient, if given, must be 1."""
+def _check_reaction_parameters(reaction: Reaction, spec, parameters, source, where: str) -> None:
+    """A reversible mechanism needs a positive finite Keq; Hill coefficients and a_max must be
+    finite numbers (Hill coefficients > 0, a_max >= 0)."""
+    rid = reaction.id
     if spec.reversible:
         keq = parameters.get(f"k_equilibrium_{rid}")
         if keq is None or not keq > 0 or keq == float("inf"):
             raise ModelFormatError(located(
-                source, where, f"reversible mechanism {cls} needs a positive finite k_equilibrium_{rid}, got {keq!r}"))
-    if spec.uses_hill:
-        hill = parameters.get(f"hill_coefficient_{rid}")
-        if hill is not None and hill != 1.0:
-            raise ModelFormatError(located(
-                source, where, f"hill_coefficient_{rid} = {hill}: only Hill coefficient 1 is implemented"))
+                source, where, f"reversible mechanism {reaction.mechanism} needs a positive finite k_equilibrium_{rid}, "
+                               f"got {keq!r}"))
+    for name in reaction.fixed_parameter_names:
+        value = parameters.get(name)
+        low_ok = value is not None and (value >= 0 if name.startswith("a_max") else value > 0)
+        if not low_ok or value == float("inf"):
+            need = "a finite number >= 0" if name.startswith("a_max") else "a finite number > 0"
+            raise ModelFormatError(located(source, where, f"parameter {name} must be {need} in 'parameters', got {value!r}"))
 
 
 def model_to_dict(model: KineticModel) -> dict:
@@ -228,20 +278,19 @@ def model_to_dict(model: KineticModel) -> dict:
         mech: dict = {"class": rxn.mechanism}
         if rxn.explicit_stoichiometry:
             mech["mechanism_stoichiometry"] = dict(rxn.stoichiometry)
+        if rxn.inhibitors:
+            mech["inhibitors"] = dict(rxn.inhibitors)
         mech.update(rxn.roles)
         reactions[rid] = {
             "enzyme": None,
             "mechanism": mech,
-            "modifiers": {
-                m.key: {"class": m.kind, "mechanism_stoichiometry": {"small_molecule": m.stoichiometry},
-                        "small_molecule": m.species}
-                for m in rxn.modifiers
-            },
+            "modifiers": {m.key: _modifier_to_dict(m) for m in rxn.modifiers},
             "name": rid,
         }
     out = {
         "boundary_conditions": {
-            label: {"class": cls, "reactant": sid} for label, (cls, sid) in model.boundary_conditions.items()
+            label: {"class": bc.kind, "reactant": bc.species, **({} if bc.flux is None else {"flux_value": bc.flux})}
+            for label, bc in model.boundary_conditions.items()
         },
         "compartments": dict(model.compartments),
         "constraints": model.extra.get("constraints", {}),
@@ -255,3 +304,10 @@ def model_to_dict(model: KineticModel) -> dict:
         "reactions": reactions,
     }
     return out
+
+
+def _modifier_to_dict(modifier: Modifier) -> dict:
+    """A modifier as SKiMpy's exporter writes it: class, its role -> species, stoichiometry."""
+    role = MODIFIERS[modifier.kind].role
+    stoichiometry = modifier.stoichiometry if role == "small_molecule" else 0
+    return {"class": modifier.kind, "mechanism_stoichiometry": {role: stoichiometry}, role: modifier.species}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .mechanisms import MECHANISMS, km_name, km_roles, parse_role
+from .mechanisms import (MECHANISMS, mechanism_constants, mechanism_fixed_parameters, modifier_constants,
+                         modifier_fixed_parameters, parse_role)
 
 
 @dataclass(frozen=True)
 class Modifier:
-    """A small-molecule modifier of one reaction.
+    """A modifier of one reaction: a small molecule, an activator or an inhibitor.
 
     ``key`` is the YAML label (e.g. ``DSM_h_c``), ``kind`` the SKiMpy class name,
-    ``stoichiometry`` the signed coefficient nu of ``species`` (negative: consumed).
+    ``stoichiometry`` the signed coefficient nu of ``species`` (negative: consumed; 0 for
+    activators and inhibitors, which are not reactants).
     """
 
     key: str
@@ -31,6 +33,7 @@ class Reaction:
 
     ``stoichiometry`` maps role -> coefficient; for classes with built-in stoichiometry it holds
     the class's values and ``explicit_stoichiometry`` is False (nothing is written back).
+    ``inhibitors`` maps ``inhibitor<k>`` -> species for the inhibited mechanism classes.
     """
 
     id: str
@@ -39,6 +42,7 @@ class Reaction:
     stoichiometry: dict[str, float]
     modifiers: tuple[Modifier, ...] = ()
     explicit_stoichiometry: bool = True
+    inhibitors: dict[str, str] = field(default_factory=dict)
 
     @property
     def reversible(self) -> bool:
@@ -46,35 +50,58 @@ class Reaction:
         return MECHANISMS[self.mechanism].reversible
 
     @property
-    def uses_hill(self) -> bool:
-        return MECHANISMS[self.mechanism].uses_hill
-
-    @property
     def km_names(self) -> list[str]:
-        """Declared Michaelis constants, in SKiMpy order (some may not enter the rate)."""
-        return [km_name(r, self.id) for r in km_roles(self.mechanism, list(self.roles))]
+        """Declared constants generated like Km (Michaelis, inhibition, activation), in SKiMpy
+        order: the mechanism's, then each modifier's (some may not enter the rate)."""
+        names = mechanism_constants(self.mechanism, self.id, list(self.roles), list(self.inhibitors))
+        for mod in self.modifiers:
+            names += modifier_constants(mod.kind, mod.species, self.id)
+        return names
 
     @property
     def rate_km_names(self) -> list[str]:
-        """Michaelis constants that enter the rate law (IrrevMM product Km do not)."""
-        if self.mechanism == "IrrevMichaelisMenten":
-            return [n for n in self.km_names if parse_role(n.split("_")[1])[0] == "substrate"]
+        """Declared constants that enter the rate law (IrrevMM product Km do not)."""
+        if MECHANISMS[self.mechanism].irreversible_product_km:
+            return [n for n in self.km_names if not n.startswith("km_product")]
         return self.km_names
 
+    @property
+    def fixed_parameter_names(self) -> list[str]:
+        """Parameters that must be numbers in the model file (Hill coefficients, a_max)."""
+        names = mechanism_fixed_parameters(self.mechanism, self.id, list(self.roles))
+        for mod in self.modifiers:
+            names += modifier_fixed_parameters(mod.kind, mod.species, self.id)
+        return names
+
     def net_stoichiometry(self) -> dict[str, float]:
-        """Species -> net coefficient (mechanism roles, then modifier small molecules, assigned)."""
+        """Species -> net coefficient (mechanism roles, then modifier small molecules with a
+        non-zero coefficient, assigned as SKiMpy does)."""
         net: dict[str, float] = {}
         for role, species in self.roles.items():
             net[species] = net.get(species, 0.0) + self.stoichiometry[role]
         for mod in self.modifiers:
-            net[mod.species] = mod.stoichiometry
+            if mod.stoichiometry:
+                net[mod.species] = mod.stoichiometry
         return net
 
     def species_in_order(self) -> list[str]:
-        """Species as SKiMpy meets them: roles in YAML order, then modifier small molecules."""
+        """Species as SKiMpy meets them: roles in YAML order, then modifier species, then the
+        mechanism's inhibitors."""
         seen = dict.fromkeys(self.roles.values())
         seen.update(dict.fromkeys(m.species for m in self.modifiers))
+        seen.update(dict.fromkeys(self.inhibitors.values()))
         return list(seen)
+
+
+@dataclass(frozen=True)
+class BoundaryCondition:
+    """A boundary condition of SKiMpy's: ``ConstantConcentration`` (the species is a parameter,
+    no balance) or ``BoundaryFlux`` (the species stays balanced and ``flux`` is added to its
+    dx/dt, in model concentration per hour)."""
+
+    kind: str
+    species: str
+    flux: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +118,7 @@ class KineticModel:
     reactions : dict
         Reaction id -> :class:`Reaction`, in file order.
     boundary_conditions : dict
-        Label (e.g. ``CC_glc_D_e``) -> (class name, species id).
+        Label (e.g. ``CC_glc_D_e``) -> :class:`BoundaryCondition`.
     parameters : dict
         Flat parameter symbol -> value (None when unset), e.g. ``k_equilibrium_PGI``.
     dependent_reactants : tuple
@@ -104,7 +131,7 @@ class KineticModel:
     compartments: dict[str, str]
     species: dict[str, str]
     reactions: dict[str, Reaction]
-    boundary_conditions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    boundary_conditions: dict[str, BoundaryCondition] = field(default_factory=dict)
     parameters: dict[str, float | None] = field(default_factory=dict)
     dependent_reactants: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -112,11 +139,21 @@ class KineticModel:
     @property
     def boundary_species(self) -> list[str]:
         """Species held at constant concentration, in file order."""
-        return [species for _, species in self.boundary_conditions.values()]
+        return [bc.species for bc in self.boundary_conditions.values() if bc.kind == "ConstantConcentration"]
+
+    @property
+    def boundary_fluxes(self) -> dict[str, float]:
+        """Species -> constant flux added to its dx/dt (``BoundaryFlux``), model units."""
+        fluxes: dict[str, float] = {}
+        for bc in self.boundary_conditions.values():
+            if bc.kind == "BoundaryFlux":
+                fluxes[bc.species] = fluxes.get(bc.species, 0.0) + bc.flux
+        return fluxes
 
     @property
     def km_names(self) -> list[str]:
-        """All declared Michaelis constants, reactions in file order (the generator's order)."""
+        """All declared constants generated like Km (Michaelis, inhibition, activation),
+        reactions in file order (the generator's order)."""
         return [name for reaction in self.reactions.values() for name in reaction.km_names]
 
     def parameter(self, name: str, default: float | None = None) -> float | None:

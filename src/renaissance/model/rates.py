@@ -18,13 +18,16 @@ from .compiled import CompiledModel
 
 
 def reaction_rates(cm: CompiledModel, ln_x, ln_k, vmax) -> np.ndarray:
-    """Net rates v = V * g(x, K) of every reaction, shape (..., n_rxn)."""
+    """Net rates v = V * g(x, K) of every reaction, shape (..., n_rxn), written out term by
+    term and factor by factor (no derivative code shared with the library)."""
     ln_x, ln_k = np.asarray(ln_x), np.asarray(ln_k)  # complex input allowed (complex-step checks)
     forward = np.exp(ln_x @ cm.forward.T)
     backward = np.where(cm.reversible, np.exp(ln_x @ cm.backward.T - np.where(cm.reversible, cm.ln_keq, 0.0)), 0.0)
     monomials = np.exp(ln_x @ cm.mono_x.T + ln_k @ cm.mono_km.T)
-    ln_den = np.log(monomials @ cm.mono_to_den) @ cm.den_to_rxn
-    return vmax * np.exp(ln_k @ cm.prefactor.T - ln_den) * (forward - backward)
+    sums = monomials @ cm.membership("mono_term")
+    factors = (cm.term_coef * sums ** cm.term_power) @ cm.membership("term_fac")
+    ln_g = (cm.fac_exponent * np.log(factors)) @ cm.membership("fac_rxn")
+    return vmax * np.exp(ln_k @ cm.prefactor.T + ln_g) * (forward - backward)
 
 
 def ode_rhs(cm: CompiledModel, x_var, x_boundary, ln_k, vmax) -> np.ndarray:

@@ -1,9 +1,16 @@
 """Stoichiometry and conservation analysis.
 
 Variables are ordered as SKiMpy orders them (first appearance over reactions in file order,
-roles then modifier small molecules; boundary species skipped). Conserved moieties come from
-an exact rational left null space of the stoichiometric matrix, reduced to row-echelon form
-whose pivots are the dependent species (as SKiMpy's ``prepare()``).
+roles then modifier species; boundary species skipped). Conserved moieties come from an exact
+rational left null space of the stoichiometric matrix, reduced to row-echelon form whose pivots
+are the dependent species (as SKiMpy's ``prepare()``).
+
+Coefficients are rationalised one by one with ``Fraction(x).limit_denominator()`` (denominators
+up to 1e6), as SKiMpy does before its integer null space: a decimal coefficient such as 0.0709
+is meant as 709/10000, while its binary float is not, and converting the float exactly makes a
+lumped biomass reaction break pools that hold (SKiMpy's kin_varma: 5 pools found instead of 6).
+Unlike SKiMpy, the scaled column is not truncated to integers; the arithmetic stays exact. The
+number of relations found is checked against the numerical rank deficiency of S.
 """
 
 from __future__ import annotations
@@ -13,7 +20,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..errors import ModelFormatError
 from .kinetic_model import KineticModel
+
+#: largest denominator of a rationalised stoichiometric coefficient (SKiMpy's limit_denominator default)
+MAX_DENOMINATOR = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -86,21 +97,18 @@ def analyse_structure(model: KineticModel) -> Structure:
     bindex = {s: i for i, s in enumerate(boundary)}
     S = np.zeros((len(variables), len(reactions)))
     S_boundary = np.zeros((len(boundary), len(reactions)))
-    exact: list[dict[int, Fraction]] = [{} for _ in reactions]  # columns of S, exact
     for k, rxn in enumerate(model.reactions.values()):
         for sid, coeff in rxn.net_stoichiometry().items():
             if sid in vindex:
                 S[vindex[sid], k] = coeff
-                if coeff:
-                    exact[k][vindex[sid]] = Fraction(coeff)
             else:
                 S_boundary[bindex[sid], k] = coeff
     weights = np.array([model.volume_weight(model.species[s]) for s in variables])
 
-    L0 = _left_null_space_rref(exact, len(variables))
-    dependent = np.array([next(j for j, c in enumerate(row) if c != 0) for row in L0], dtype=int)
+    conservation = left_null_space(S)
+    _check_rank(S, len(conservation), model, reactions)
+    dependent = np.array([np.flatnonzero(row)[0] for row in conservation], dtype=int)
     independent = np.array([j for j in range(len(variables)) if j not in set(dependent)], dtype=int)
-    conservation = np.array([[float(c) for c in row] for row in L0]).reshape(len(L0), len(variables))
 
     link = np.zeros((len(variables), len(independent)))
     link[independent, np.arange(len(independent))] = 1.0
@@ -109,6 +117,45 @@ def analyse_structure(model: KineticModel) -> Structure:
         link[dependent] = -np.linalg.solve(F[:, dependent], F[:, independent])
     return Structure(variables, boundary, reactions, S, S_boundary, weights, conservation,
                      independent, dependent, link)
+
+
+def dependent_note(model: KineticModel, structure: Structure) -> str | None:
+    """One line when the file's ``dependent_reactants`` differ from the dependent species the
+    conservation analysis chose (None when they agree or the file declares none)."""
+    declared = list(model.dependent_reactants)
+    chosen = [structure.variables[i] for i in structure.dependent]
+    if not declared or set(declared) == set(chosen):
+        return None
+    return (f"the file declares dependent reactants {sorted(declared)}; the exact conservation analysis "
+            f"makes {sorted(chosen)} dependent (pivots of the row-echelon pools, as SKiMpy's prepare()): "
+            f"{len(chosen)} pools, the declared list is not used")
+
+
+def rational(coefficient: float) -> Fraction:
+    """The fraction a stoichiometric coefficient stands for: the closest one with a denominator
+    of at most :data:`MAX_DENOMINATOR` (exact for integers and binary fractions such as 0.25)."""
+    return Fraction(coefficient).limit_denominator(MAX_DENOMINATOR)
+
+
+def _check_rank(S: np.ndarray, n_relations: int, model: KineticModel, reactions: list[str]) -> None:
+    """The exact relations must be as many as the numerical rank deficiency of S (else the
+    rationalised coefficients are not what the file means)."""
+    deficiency = S.shape[0] - (np.linalg.matrix_rank(S) if S.size else 0)
+    if n_relations != deficiency:
+        inexact = [r for k, r in enumerate(reactions)
+                   if any(float(rational(c)) != c for c in S[:, k] if c)]
+        raise ModelFormatError(
+            f"model '{model.name}': {n_relations} exact conservation relations but the stoichiometric matrix is "
+            f"rank deficient by {deficiency}; coefficients that are not fractions with denominators <= "
+            f"{MAX_DENOMINATOR:,} in reactions {inexact[:5]}: write them as exact decimals")
+
+
+def left_null_space(S: np.ndarray) -> np.ndarray:
+    """Exact reduced row-echelon basis of {y : y^T S = 0} for the stoichiometric matrix ``S``
+    (n_var, n_rxn), its coefficients rationalised (:func:`rational`); shape (n_rel, n_var)."""
+    columns = [{i: rational(c) for i, c in enumerate(column) if c} for column in np.asarray(S, dtype=float).T]
+    basis = _left_null_space_rref(columns, S.shape[0])
+    return np.array([[float(c) for c in row] for row in basis]).reshape(len(basis), S.shape[0])
 
 
 def _left_null_space_rref(columns: list[dict[int, Fraction]], n: int) -> list[list[Fraction]]:

@@ -1,13 +1,15 @@
 """Vmax back-calculation and batched reduced Jacobians at one steady state.
 
 At a steady state (x*, v*) the log-elasticities of every rate law split into a Km-independent
-part and a sum over denominator monomials (see :mod:`renaissance.model.compiled`):
+part and a sum over the monomials of its factors (see :mod:`renaissance.model.compiled` and
+:mod:`renaissance.model.factors`):
 
-    d ln v_k / d ln x_j = C_kj - sum_{m in k} w_m a_mj,    w_m = M_m / D_{d(m)}
+    d ln v_k / d ln x_j = C_kj + sum_{m in k} w_m a_mj,    w_m = d ln G_k / d ln M_m
 
-so the reduced Jacobian J = W N_R diag(v) E diag(1/x) L is affine in the weights w:
+(for a Michaelis-Menten denominator D, w_m = -M_m / D), so the reduced Jacobian
+J = W N_R diag(v) E diag(1/x) L is affine in the weights w:
 
-    J = J0 - sum_m w_m u_{k(m)} z_m^T      (u_k = W N_R[:, k] v_k,  z_m = L^T diag(1/x) a_m)
+    J = J0 + sum_m w_m u_{k(m)} z_m^T      (u_k = W N_R[:, k] v_k,  z_m = L^T diag(1/x) a_m)
 
 :class:`StabilityProblem` precomputes J0 and the outer products ``G[m] = u z^T`` once per state;
 a batch of Km sets then costs one exponential per monomial and one matrix product.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..model.compiled import CompiledModel
+from ..model.factors import FactorLayout, factor_layout, log_factors
 from ..steadystate.table import StateArrays, displacement
 
 #: per-set outcome codes (index into REASONS)
@@ -32,17 +35,16 @@ REASONS = ("ok", "negative_vmax", "non_finite_vmax", "non_finite_jacobian", "eig
 class StabilityProblem:
     """Constants of the stability evaluation at one steady state (model units, hours).
 
-    Shapes: n_km declared Km, n_mono monomials, n_act monomials that move J, n_den
-    denominators, n_rxn reactions, n the reduced size (independent species).
+    Shapes: n_km declared constants, n_mono monomials, n_act monomials that move J, n_rxn
+    reactions, n the reduced size (independent species).
 
     Attributes
     ----------
     ln_km_shift : float
         Add to ln(Km / (mol/L)) to get ln Km in model units.
     mono_ln_x : (n_mono,)           sum_j a_mj ln x_j
-    mono_km : (n_mono, n_km)        Km exponents of each monomial
-    mono_to_den : (n_mono, n_den)   0/1 membership
-    den_to_rxn : (n_den, n_rxn)     0/1 membership
+    mono_km : (n_km, n_mono)        Km exponents of each monomial (transposed)
+    layout : FactorLayout           how monomials form each reaction's factors
     active : (n_act,) int           monomials with a non-zero Jacobian term
     G : (n_act, n_mov)              u_{k(m)} z_m^T at the entries of J that move with Km
     moving : (n_mov,) int           those entries (indices into the flattened J)
@@ -56,8 +58,7 @@ class StabilityProblem:
     ln_km_shift: float
     mono_ln_x: np.ndarray
     mono_km: np.ndarray
-    mono_to_den: np.ndarray
-    den_to_rxn: np.ndarray
+    layout: FactorLayout
     active: np.ndarray
     G: np.ndarray
     moving: np.ndarray
@@ -83,6 +84,8 @@ class StabilityProblem:
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 value = torch.as_tensor(value, device=device)
+            elif isinstance(value, FactorLayout):
+                value = value.to_torch(device)
             values[f.name] = value
         return StabilityProblem(**values)
 
@@ -117,8 +120,7 @@ def build_problem(cm: CompiledModel, state: StateArrays, ln_km_shift: float) -> 
         ln_km_shift=ln_km_shift,
         mono_ln_x=cm.mono_x @ state.ln_x,
         mono_km=np.ascontiguousarray(cm.mono_km.T),
-        mono_to_den=cm.mono_to_den,
-        den_to_rxn=cm.den_to_rxn,
+        layout=factor_layout(cm),
         active=active,
         G=np.ascontiguousarray(G[:, moving]),
         moving=moving,
@@ -146,10 +148,9 @@ def jacobians_and_vmax(problem: StabilityProblem, ln_km, xp=np):
     J : (B, n, n) reduced Jacobians in 1/h
     vmax : (B, n_rxn) Vmax in model units (concentration / h); the rate constant for mass action
     """
-    M, D, vmax = _monomials_and_vmax(problem, ln_km, xp)
-    w = M[:, problem.active] / (D @ problem.mono_to_den.T)[:, problem.active]
+    M, w, vmax = _monomials_and_vmax(problem, ln_km, xp)
     J = xp.zeros_like(M[:, :1]) + problem.J0  # (B, n * n)
-    J[:, problem.moving] = problem.J0[problem.moving] - w @ problem.G
+    J[:, problem.moving] = problem.J0[problem.moving] + w[:, problem.active] @ problem.G
     return J.reshape(-1, problem.n, problem.n), vmax
 
 
@@ -160,12 +161,13 @@ def back_calculate_vmax(problem: StabilityProblem, ln_km, xp=np):
 
 
 def _monomials_and_vmax(problem: StabilityProblem, ln_km, xp):
-    """Denominator monomials M (B, n_mono), denominators D (B, n_den) and Vmax (B, n_rxn)."""
+    """Factor monomials M (B, n_mono), their weights w = d ln G / d ln M (B, n_mono) and
+    Vmax (B, n_rxn)."""
     ln_k = ln_km + problem.ln_km_shift
     M = xp.exp(problem.mono_ln_x + ln_k @ problem.mono_km)
-    D = M @ problem.mono_to_den
-    ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor - xp.log(D) @ problem.den_to_rxn
-    return M, D, problem.signed_v * xp.exp(-ln_abs_g)
+    ln_G, w = log_factors(problem.layout, M, xp)
+    ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor + ln_G
+    return M, w, problem.signed_v * xp.exp(-ln_abs_g)
 
 
 def screen(J, vmax, xp=np):

@@ -1,0 +1,83 @@
+"""The factors of every rate law, evaluated batched: ``ln prod_f F_f^e_f`` per reaction and its
+derivative with respect to each monomial (see :mod:`renaissance.model.compiled`).
+
+For monomials ``M`` (..., n_mono):
+
+    S_t = sum_{m in t} M_m,   T_t = c_t S_t^p_t,   F_f = sum_{t in f} T_t
+    ln G_k = sum_{f in k} e_f ln F_f
+    w_m = d ln G_k(m) / d ln M_m = e_f(m) p_t(m) (T_t(m) / F_f(m)) (M_m / S_t(m))
+
+so that ``d ln G_k / d ln x_j = sum_{m in k} w_m Ax_mj`` and likewise for ln K. For the plain
+Michaelis-Menten denominators (every term one monomial, c = p = 1, e = -1) this is
+``w_m = -M_m / D``. The same code runs on numpy arrays and on torch tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .compiled import CompiledModel
+
+
+@dataclass(frozen=True)
+class FactorLayout:
+    """How monomials form terms, factors and reactions (numpy arrays or torch tensors).
+
+    Shapes: n_mono monomials, n_term terms, n_fac factors, n_rxn reactions. ``simple``: every
+    term is one monomial with c = p = 1 (then the term level is skipped).
+    """
+
+    simple: bool
+    mono_term: np.ndarray  # (n_mono,) int
+    mono_fac: np.ndarray  # (n_mono,) int
+    term_fac: np.ndarray  # (n_term,) int
+    term_coef: np.ndarray  # (n_term,)
+    term_power: np.ndarray  # (n_term,)
+    fac_exponent: np.ndarray  # (n_fac,)
+    mono_to_term: np.ndarray  # (n_mono, n_term) 0/1
+    mono_to_fac: np.ndarray  # (n_mono, n_fac) 0/1
+    term_to_fac: np.ndarray  # (n_term, n_fac) 0/1
+    fac_to_rxn: np.ndarray  # (n_fac, n_rxn) 0/1
+
+    def to_torch(self, device: str = "cpu") -> FactorLayout:
+        """A copy with float64 (indices: int64) torch tensors on ``device``."""
+        import torch
+
+        return FactorLayout(**{f.name: torch.as_tensor(getattr(self, f.name), device=device)
+                               if isinstance(getattr(self, f.name), np.ndarray) else getattr(self, f.name)
+                               for f in fields(self)})
+
+
+def factor_layout(cm: CompiledModel) -> FactorLayout:
+    """The :class:`FactorLayout` of ``cm`` (numpy)."""
+    return FactorLayout(
+        simple=cm.simple_terms,
+        mono_term=cm.mono_term,
+        mono_fac=cm.mono_fac,
+        term_fac=cm.term_fac,
+        term_coef=cm.term_coef,
+        term_power=cm.term_power,
+        fac_exponent=cm.fac_exponent,
+        mono_to_term=cm.membership("mono_term"),
+        mono_to_fac=cm.membership("mono_fac"),
+        term_to_fac=cm.membership("term_fac"),
+        fac_to_rxn=cm.membership("fac_rxn"),
+    )
+
+
+def log_factors(layout: FactorLayout, M, xp=np):
+    """``ln G`` (..., n_rxn) and ``w = d ln G / d ln M`` (..., n_mono) for monomials ``M``
+    (..., n_mono); ``xp`` is numpy or torch. A factor <= 0 gives NaN (reported downstream)."""
+    e_mono = layout.fac_exponent[layout.mono_fac]
+    if layout.simple:
+        F = M @ layout.mono_to_fac
+        w = e_mono * M / F[..., layout.mono_fac]
+    else:
+        S = M @ layout.mono_to_term
+        T = layout.term_coef * S ** layout.term_power
+        F = T @ layout.term_to_fac
+        share = T / F[..., layout.term_fac]  # (..., n_term)
+        w = (e_mono * layout.term_power[layout.mono_term]) * share[..., layout.mono_term] * (M / S[..., layout.mono_term])
+    return (layout.fac_exponent * xp.log(F)) @ layout.fac_to_rxn, w
