@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renaissance.model import compile_model, load_model
+from renaissance.model import compile_model, load_model, model_from_dict
 from renaissance.stability import prepare_stability
 from renaissance.steadystate import read_steady_state
 
@@ -31,6 +31,14 @@ def ecoli(ecoli_path):
 @pytest.fixture(scope="session")
 def ecoli_cm(ecoli):
     return compile_model(ecoli)
+
+
+@pytest.fixture(scope="session")
+def all_classes_cm():
+    """One reaction of every mechanism class and every modifier (tests/all_classes.py)."""
+    from .all_classes import all_classes_dict
+
+    return compile_model(model_from_dict(all_classes_dict(), source="all_classes"))
 
 
 @pytest.fixture(scope="session")

@@ -118,12 +118,12 @@ def _classes(cm):
             for label in labels]
 
 
-@pytest.mark.parametrize("model_fixture", ["toy_cm", "ecoli_cm"])
+@pytest.mark.parametrize("model_fixture", ["toy_cm", "ecoli_cm", "all_classes_cm"])
 def test_jacobian_matches_derivatives_for_every_class(model_fixture, request):
     cm = request.getfixturevalue(model_fixture)
     rng = np.random.default_rng(7)
     classes = _classes(cm)
-    assert len(classes) >= 9 if model_fixture == "ecoli_cm" else len(classes) >= 7
+    assert len(classes) >= {"ecoli_cm": 9, "toy_cm": 7, "all_classes_cm": 21}[model_fixture]
     for label, mask in classes:
         for _ in range(3):
             ln_x, ln_km, vmax = _random_point(cm, rng)

@@ -52,8 +52,8 @@ class RateLaws:
     def _parts(self, u):
         t_f = np.exp(self.forward @ u)
         t_b = np.exp(self.backward @ u - self.ln_keq)  # exp(-inf) = 0 for irreversible reactions
-        ln_g, w = log_factors(self.layout, np.exp(self.mono_x @ u + self.mono_ln_k))
-        gain = self.prefactor * np.exp(ln_g)
+        ln_g, sign, w = log_factors(self.layout, np.exp(self.mono_x @ u + self.mono_ln_k))
+        gain = sign * self.prefactor * np.exp(ln_g)
         return gain * (t_f - t_b), gain, t_f, t_b, w
 
 

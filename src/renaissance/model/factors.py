@@ -7,9 +7,12 @@ For monomials ``M`` (..., n_mono):
     ln G_k = sum_{f in k} e_f ln F_f
     w_m = d ln G_k(m) / d ln M_m = e_f(m) p_t(m) (T_t(m) / F_f(m)) (M_m / S_t(m))
 
-so that ``d ln G_k / d ln x_j = sum_{m in k} w_m Ax_mj`` and likewise for ln K. For the plain
+so that ``d ln |G_k| / d ln x_j = sum_{m in k} w_m Ax_mj`` and likewise for ln K. For the plain
 Michaelis-Menten denominators (every term one monomial, c = p = 1, e = -1) this is
-``w_m = -M_m / D``. The same code runs on numpy arrays and on torch tensors.
+``w_m = -M_m / D``. A factor can be negative only when a term has a negative coefficient
+(SKiMpy's Hill laws with h != 1): its sign enters G for an integer exponent, and G is NaN for a
+non-integer one (as ``pow`` of a negative base). The same code runs on numpy arrays and on torch
+tensors.
 """
 
 from __future__ import annotations
@@ -68,16 +71,22 @@ def factor_layout(cm: CompiledModel) -> FactorLayout:
 
 
 def log_factors(layout: FactorLayout, M, xp=np):
-    """``ln G`` (..., n_rxn) and ``w = d ln G / d ln M`` (..., n_mono) for monomials ``M``
-    (..., n_mono); ``xp`` is numpy or torch. A factor <= 0 gives NaN (reported downstream)."""
+    """``ln |G|`` (..., n_rxn), the sign of G (1.0, or (..., n_rxn)) and ``w = d ln |G| / d ln M``
+    (..., n_mono) for monomials ``M`` (..., n_mono); ``xp`` is numpy or torch."""
     e_mono = layout.fac_exponent[layout.mono_fac]
-    if layout.simple:
+    if layout.simple:  # sums of positive monomials: every factor > 0
         F = M @ layout.mono_to_fac
         w = e_mono * M / F[..., layout.mono_fac]
-    else:
-        S = M @ layout.mono_to_term
-        T = layout.term_coef * S ** layout.term_power
-        F = T @ layout.term_to_fac
-        share = T / F[..., layout.term_fac]  # (..., n_term)
-        w = (e_mono * layout.term_power[layout.mono_term]) * share[..., layout.mono_term] * (M / S[..., layout.mono_term])
-    return (layout.fac_exponent * xp.log(F)) @ layout.fac_to_rxn, w
+        return (layout.fac_exponent * xp.log(F)) @ layout.fac_to_rxn, 1.0, w
+    S = M @ layout.mono_to_term
+    T = layout.term_coef * S ** layout.term_power
+    F = T @ layout.term_to_fac
+    share = T / F[..., layout.term_fac]  # (..., n_term)
+    w = (e_mono * layout.term_power[layout.mono_term]) * share[..., layout.mono_term] * (M / S[..., layout.mono_term])
+    negative = (F < 0) * 1.0
+    odd = layout.fac_exponent % 2 == 1  # F^e changes sign
+    integer = layout.fac_exponent % 1 == 0
+    # ln(1 - 2 [F < 0 and e not an integer]) is 0, or NaN where F^e is not real
+    ln_abs = layout.fac_exponent * (xp.log(xp.abs(F)) + xp.log(1.0 - 2.0 * negative * ~integer))
+    sign = 1.0 - 2.0 * (((negative * odd) @ layout.fac_to_rxn) % 2)
+    return ln_abs @ layout.fac_to_rxn, sign, w

@@ -23,11 +23,16 @@ def reaction_rates(cm: CompiledModel, ln_x, ln_k, vmax) -> np.ndarray:
     ln_x, ln_k = np.asarray(ln_x), np.asarray(ln_k)  # complex input allowed (complex-step checks)
     forward = np.exp(ln_x @ cm.forward.T)
     backward = np.where(cm.reversible, np.exp(ln_x @ cm.backward.T - np.where(cm.reversible, cm.ln_keq, 0.0)), 0.0)
-    monomials = np.exp(ln_x @ cm.mono_x.T + ln_k @ cm.mono_km.T)
-    sums = monomials @ cm.membership("mono_term")
-    factors = (cm.term_coef * sums ** cm.term_power) @ cm.membership("term_fac")
-    ln_g = (cm.fac_exponent * np.log(factors)) @ cm.membership("fac_rxn")
-    return vmax * np.exp(ln_k @ cm.prefactor.T + ln_g) * (forward - backward)
+    monomials = np.moveaxis(np.exp(ln_x @ cm.mono_x.T + ln_k @ cm.mono_km.T), -1, 0)  # (n_mono, ...)
+    batch, dtype = monomials.shape[1:], monomials.dtype
+    column = lambda values: values.reshape((-1,) + (1,) * len(batch))  # noqa: E731  (n,) -> (n, 1, ...)
+    sums = np.zeros((len(cm.term_fac), *batch), dtype=dtype)
+    np.add.at(sums, cm.mono_term, monomials)
+    factors = np.zeros((len(cm.fac_rxn), *batch), dtype=dtype)
+    np.add.at(factors, cm.term_fac, column(cm.term_coef) * sums ** column(cm.term_power))
+    gain = np.ones((cm.n_reactions, *batch), dtype=dtype)
+    np.multiply.at(gain, cm.fac_rxn, factors ** column(cm.fac_exponent))
+    return vmax * np.exp(ln_k @ cm.prefactor.T) * np.moveaxis(gain, 0, -1) * (forward - backward)
 
 
 def ode_rhs(cm: CompiledModel, x_var, x_boundary, ln_k, vmax) -> np.ndarray:

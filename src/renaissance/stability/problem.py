@@ -165,9 +165,9 @@ def _monomials_and_vmax(problem: StabilityProblem, ln_km, xp):
     Vmax (B, n_rxn)."""
     ln_k = ln_km + problem.ln_km_shift
     M = xp.exp(problem.mono_ln_x + ln_k @ problem.mono_km)
-    ln_G, w = log_factors(problem.layout, M, xp)
+    ln_G, sign, w = log_factors(problem.layout, M, xp)
     ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor + ln_G
-    return M, w, problem.signed_v * xp.exp(-ln_abs_g)
+    return M, w, sign * problem.signed_v * xp.exp(-ln_abs_g)
 
 
 def screen(J, vmax, xp=np):
