@@ -1,8 +1,10 @@
-"""NES training on E. coli: the default preset (with and without the robustness reward term) vs
-the paper's preset vs a cross-entropy baseline.
+"""NES training on E. coli (or any model): the default preset (with and without the robustness
+reward term) vs the paper's preset vs a cross-entropy baseline.
 
-Run: ``python benchmarks/bench_train.py [--state showcase|fixture|SS.csv] [--seeds 3]
-[--generations 50] [--methods default,robust,paper,cross-entropy] [--robustness-models 2] [--out DIR]``.
+Run: ``python benchmarks/bench_train.py [--config C.toml] [--state showcase|fixture|SS.csv] [--seeds 3]
+[--generations 50] [--methods default,robust,paper,cross-entropy] [--robustness-models 2] [--out DIR]``
+(``--config``: another model's training configuration, e.g. SKiMpy's kin_varma at its state,
+``--config tests/fixtures/kin_varma/train.toml --generations 30 --methods default,paper,cross-entropy``).
 All methods run in this process on this machine, at one steady state (default: the shipped
 showcase state), each with the same evaluation budget (generations x 20 children x 100 models =
 100,000 for 50 generations); ``robust`` is the default preset plus the robustness term
@@ -65,20 +67,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--generations", type=int, default=50)
-    parser.add_argument("--state", default="showcase", help="shipped state name or steady-state CSV")
+    parser.add_argument("--config", type=Path, default=None, help="training TOML (default: the shipped E. coli one)")
+    parser.add_argument("--state", default=None, help="shipped state name or steady-state CSV (default: the config's)")
     parser.add_argument("--methods", default="default,robust,paper,cross-entropy")
     parser.add_argument("--robustness-models", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="keep run directories and figures here")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_train_"))
-    base = load_settings()
-    data = settings_to_dict(base)
-    data["problem"]["steady_state"] = str(shipped_state(args.state).resolve())
-    base = settings_from_dict(data)
+    base = load_settings(args.config)
+    if args.state is not None or args.config is None:
+        data = settings_to_dict(base)
+        data["problem"] = {k: v for k, v in data["problem"].items() if k not in ("states", "state_index")}
+        data["problem"]["steady_state"] = str(shipped_state(args.state or "showcase").resolve())
+        base = settings_from_dict(data)
     problem = load_problem(base.problem)
     columns = problem.free[problem.used[problem.free]]
     methods = args.methods.split(",")
-    print(f"E. coli, state {args.state}, {os.cpu_count()} cores; {args.generations} generations x "
+    print(f"{Path(base.problem.model).name}, state {Path(base.problem.steady_state or base.problem.states).name}, "
+          f"{os.cpu_count()} cores; {args.generations} generations x "
           f"{base.nes.population} children x {base.nes.models_per_child} models per run")
 
     rows = {}
@@ -87,7 +93,7 @@ def main() -> None:
         for seed in range(args.seeds):
             data = settings_to_dict(base)
             data.update(preset="paper" if method == "paper" else "default", seed=seed)
-            data["generator"] = {"ln_km_bounds": data["generator"]["ln_km_bounds"]}
+            data["generator"] = {k: v for k, v in data["generator"].items() if k.endswith("_bounds")}
             data["nes"] = {"generations": args.generations}
             data["robustness"] = {"models_per_child": args.robustness_models if method == "robust" else 0}
             settings = settings_from_dict(data)

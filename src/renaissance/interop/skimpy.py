@@ -22,6 +22,7 @@ import numpy as np
 
 from .._files import write_hdf5_atomic
 from ..errors import ParameterFileError, located
+from ..model.kinetic_model import KineticModel
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,65 @@ def read_skimpy_population(path: str | os.PathLike) -> ParameterSets:
         index = (tuple(x.decode() if isinstance(x, bytes) else str(x) for x in f["index"][()]) if "index" in f
                  else tuple(str(i) for i in range(n)))
     return ParameterSets(names, values, index)
+
+
+@dataclass(frozen=True)
+class ImportedConstants:
+    """The constants of a model read from SKiMpy parameter sets.
+
+    ``km`` (N, n_km) mol/L in ``km_names`` order (Michaelis, inhibition and activation
+    constants); ``known`` counts the other names of the file by what they are for this model
+    (Vmax, Keq, concentrations, fixed parameters); ``unplaced`` lists the names it does not know.
+    """
+
+    km: np.ndarray
+    km_names: list[str]
+    known: dict[str, int]
+    unplaced: list[str]
+
+
+def import_constants(sets: ParameterSets, model: KineticModel, km_names, required, concentration_scale: float,
+                     source: str | None = None) -> ImportedConstants:
+    """Place the names of ``sets`` in ``model``: every constant in ``required`` must be there
+    (the others default to 1 mol/L); values are divided by ``concentration_scale`` (the file's
+    concentration unit per mol/L) and must be finite and > 0."""
+    index = {n: i for i, n in enumerate(sets.names)}
+    missing = [n for n in required if n not in index]
+    if missing:
+        raise ParameterFileError(located(source, f"constants {missing[:5]}", f"not in parameter_names ({len(missing)} "
+                                                                             "in all): sets of another model?"))
+    km = np.ones((len(sets.values), len(km_names)))
+    for j, name in enumerate(km_names):
+        if name in index:
+            km[:, j] = sets.values[:, index[name]] / concentration_scale
+    bad = np.argwhere(~(np.isfinite(km) & (km > 0)))
+    if len(bad):
+        row, col = bad[0]
+        raise ParameterFileError(located(source, f"set {sets.index[row]}, '{km_names[col]}'",
+                                         f"value {km[row, col] * concentration_scale!r} must be a finite number > 0"))
+    known, unplaced = {}, []
+    for name in sets.names:
+        if name in set(km_names):
+            continue
+        kind = _parameter_kind(name, model)
+        if kind is None:
+            unplaced.append(name)
+        else:
+            known[kind] = known.get(kind, 0) + 1
+    return ImportedConstants(km, list(km_names), known, unplaced)
+
+
+def _parameter_kind(name: str, model: KineticModel) -> str | None:
+    """What a non-constant parameter name is for ``model`` (None: unknown to it)."""
+    for prefix, kind in (("vmax_forward_", "Vmax"), ("k_equilibrium_", "Keq")):
+        if name.startswith(prefix) and name[len(prefix):] in model.reactions:
+            return kind
+    if name in model.species:
+        return "concentrations"
+    fixed = {p for r in model.reactions.values() for p in r.fixed_parameter_names}
+    if name in fixed:
+        return "fixed parameters"
+    return "other model parameters" if name in model.parameters else None
 
 
 def population_sets(path: str | os.PathLike, rows=None) -> ParameterSets:

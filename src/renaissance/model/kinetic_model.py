@@ -96,8 +96,10 @@ class Reaction:
 @dataclass(frozen=True)
 class BoundaryCondition:
     """A boundary condition of SKiMpy's: ``ConstantConcentration`` (the species is a parameter,
-    no balance) or ``BoundaryFlux`` (the species stays balanced and ``flux`` is added to its
-    dx/dt, in model concentration per hour)."""
+    no balance) or ``BoundaryFlux`` (``flux``, model concentration per hour). As in SKiMpy's
+    ``KineticModel``, a ``BoundaryFlux`` leaves its species balanced and does not enter the
+    model's ODE (SKiMpy applies boundary fluxes only in a ``Reactor``); it is kept for the round
+    trip and named by ``check-model``."""
 
     kind: str
     species: str
@@ -141,14 +143,6 @@ class KineticModel:
         """Species held at constant concentration, in file order."""
         return [bc.species for bc in self.boundary_conditions.values() if bc.kind == "ConstantConcentration"]
 
-    @property
-    def boundary_fluxes(self) -> dict[str, float]:
-        """Species -> constant flux added to its dx/dt (``BoundaryFlux``), model units."""
-        fluxes: dict[str, float] = {}
-        for bc in self.boundary_conditions.values():
-            if bc.kind == "BoundaryFlux":
-                fluxes[bc.species] = fluxes.get(bc.species, 0.0) + bc.flux
-        return fluxes
 
     @property
     def km_names(self) -> list[str]:

@@ -65,6 +65,34 @@ def parse_km_value(field: str, source: str, where: str, prefix: str = "value ") 
     return value
 
 
+def read_model_constants(path: str | os.PathLike, km_names, concentration_scale: float,
+                         required=None) -> np.ndarray:
+    """The constants stored in a SKiMpy YAML model's ``parameters`` (e.g. SKiMpy's varma_strain
+    files, Km in µM: ``concentration_scale`` = 1e6), as one Km set in mol/L.
+
+    ``km_names`` are the constants of the model they are evaluated with; those in ``required``
+    (default: all) must be numbers > 0 in the file, the others default to 1 mol/L x scale.
+
+    Returns
+    -------
+    ndarray, shape (1, len(km_names)), mol/L
+    """
+    from ..model.io import read_yaml
+
+    data = read_yaml(path)
+    parameters = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(parameters, dict):
+        raise ParameterFileError(f"{path}: no 'parameters' mapping: not a SKiMpy YAML model")
+    required = set(km_names if required is None else required)
+    missing = [n for n in km_names if n in required and parameters.get(n) is None]
+    if missing:
+        raise ParameterFileError(located(str(path), f"parameters {missing[:5]}", f"missing or null ({len(missing)} in all): "
+                                                                                "the file does not carry these constants"))
+    values = [parse_km_value(str(parameters.get(n, concentration_scale)), str(path), f"parameter '{n}'")
+              for n in km_names]
+    return np.array(values)[None] / concentration_scale
+
+
 def write_km_table(path: str | os.PathLike, km: np.ndarray, km_names) -> None:
     """Write Km sets (B, n_km; mol/L) as CSV with full precision (atomic)."""
     lines = [",".join(km_names)] + [",".join(repr(float(v)) for v in row) for row in np.asarray(km)]

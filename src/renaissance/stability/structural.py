@@ -77,14 +77,15 @@ def structural_modes(cm: CompiledModel, arrays: StateArrays) -> list[StructuralM
         stacked = np.vstack([span, relation])
         if np.linalg.matrix_rank(stacked) > len(span):
             span = stacked
-            members = np.flatnonzero(relation)
-            touching = np.flatnonzero(~active & np.any(st.S[members] != 0, axis=0))
+            touching = np.flatnonzero(~active & np.any(st.S[relation != 0] != 0, axis=0))
+            members = np.flatnonzero((relation != 0) | np.any(st.S[:, touching] != 0, axis=1))
             modes.append(StructuralMode("zero_flux_pool", tuple(st.variables[i] for i in members),
                                         tuple(st.reactions[k] for k in touching)))
     n_var = len(st.variables)
     read = cm.reads[active][:, :n_var].any(axis=0)  # (n_var,) read by a flux-carrying rate law
     reaches = (st.link != 0).T @ read  # per independent species: dependent or itself read
-    dead = [st.variables[i] for i, hits in zip(st.independent, reaches) if not hits]
+    frozen = {s for mode in modes for s in mode.species}  # their zero mode is named already
+    dead = [st.variables[i] for i, hits in zip(st.independent, reaches) if not hits and st.variables[i] not in frozen]
     if dead:
         modes.append(StructuralMode("dead_end_species", tuple(dead)))
     return modes
@@ -103,12 +104,16 @@ def check_structure(cm: CompiledModel, state: SteadyState, units: UnitSettings =
 
 
 def km_independent_mode(problem: StabilityProblem, ln_km: np.ndarray, spread: float = 1.5) -> StructuralMode | None:
-    """The sampled check (module docstring) over ln Km sets ``ln_km`` (B, n_km), ln(mol/L): a
-    mode when every set has a finite lambda_max > 0 with max/min <= ``spread`` and the same
-    species leads the slowest eigenvector; None otherwise."""
+    """The sampled check (module docstring) over ln Km sets ``ln_km`` (B, n_km), ln(mol/L)."""
     J, _ = jacobians_and_vmax(problem, ln_km)
-    finite = np.isfinite(J).all(axis=(1, 2))
-    if not finite.all():
+    return shared_unstable_mode(J, problem.species, spread)
+
+
+def shared_unstable_mode(J: np.ndarray, species, spread: float = 1.5) -> StructuralMode | None:
+    """A mode when every Jacobian of ``J`` (B, n, n) is finite with lambda_max > 0, max/min of
+    lambda_max <= ``spread``, and the same species leads the eigenvector of lambda_max; the
+    species are ranked by their mean share |v_i|^2 (those >= 1%). None otherwise."""
+    if not np.isfinite(J).all():
         return None
     values, vectors = np.linalg.eig(J)
     top = np.argmax(values.real, axis=1)
@@ -123,5 +128,5 @@ def km_independent_mode(problem: StabilityProblem, ln_km: np.ndarray, spread: fl
     mean = shares.mean(axis=0)
     order = np.argsort(-mean, kind="stable")[:_NAMES]
     order = order[mean[order] >= 0.01]
-    return StructuralMode("km_independent_unstable_mode", tuple(problem.species[i] for i in order),
+    return StructuralMode("km_independent_unstable_mode", tuple(species[i] for i in order),
                           shares=tuple(float(mean[i]) for i in order), lambda_max=float(np.median(lam)))
