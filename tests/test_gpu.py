@@ -44,3 +44,28 @@ def test_training_and_generation_on_cuda(tmp_path):
     host = evaluate_stability(load_problem(settings.problem).stability, pop.km)
     assert np.array_equal(host.valid, pop.valid)
     np.testing.assert_allclose(pop.lambda_max, host.lambda_max, rtol=1e-6)
+
+
+def test_cuda_evaluates_every_class_as_numpy(all_classes_cm, tmp_path, ecoli_path):
+    """Rate laws with powered terms and signed factors (Hill classes) and the regulated classes:
+    the torch backend on CUDA gives numpy's Vmax, Jacobians and lambda_max."""
+    torch = pytest.importorskip("torch")
+    assert torch.cuda.is_available(), "pytest -m gpu needs a CUDA device"
+    from pathlib import Path
+
+    from renaissance.model import compile_model, load_model
+    from renaissance.stability import jacobians_and_vmax, prepare_stability
+    from renaissance.stability.km import read_km_table
+    from renaissance.steadystate import read_steady_state
+
+    classes = Path(__file__).resolve().parent / "fixtures" / "skimpy_classes"
+    for name in ("unibi_hill", "biuni_hill", "gen_rev_hill", "h1_inhibited", "hill_activation_modifier"):
+        cm = compile_model(load_model(classes / f"{name}.yml"))
+        problem = prepare_stability(cm, read_steady_state(classes / f"{name}_ss.csv"))
+        km = read_km_table(classes / f"{name}_params.csv", cm.km_names)
+        J, vmax = jacobians_and_vmax(problem, np.log(km))
+        Jg, vmaxg = jacobians_and_vmax(problem.to_torch("cuda"), torch.as_tensor(np.log(km), device="cuda"), torch)
+        np.testing.assert_allclose(Jg.cpu().numpy(), J, rtol=1e-12, atol=1e-12 * np.abs(J).max(), err_msg=name)
+        np.testing.assert_allclose(vmaxg.cpu().numpy(), vmax, rtol=1e-12, err_msg=name)
+        gpu = evaluate_stability(problem, km, backend="torch", device="cuda")
+        np.testing.assert_allclose(gpu.lambda_max, evaluate_stability(problem, km).lambda_max, rtol=1e-9, err_msg=name)

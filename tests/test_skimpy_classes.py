@@ -58,7 +58,9 @@ def test_every_class_matches_skimpy(name):
     ref = _reference(CLASSES / f"{name}_reference.npz")
     assert cm.km_names == list(ref["parameter_names"])
     km = read_km_table(CLASSES / f"{name}_params.csv", cm.km_names)
-    _compare(cm, state, km, ref)
+    result = _compare(cm, state, km, ref)
+    torch = evaluate_stability(prepare_stability(cm, state), km, backend="torch")  # same code on tensors
+    np.testing.assert_allclose(torch.lambda_max, result.lambda_max, rtol=1e-9)
 
 
 def test_the_fixtures_cover_every_class(ecoli_path):

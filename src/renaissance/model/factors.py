@@ -83,7 +83,7 @@ def log_factors(layout: FactorLayout, M, xp=np):
     F = T @ layout.term_to_fac
     share = T / F[..., layout.term_fac]  # (..., n_term)
     w = (e_mono * layout.term_power[layout.mono_term]) * share[..., layout.mono_term] * (M / S[..., layout.mono_term])
-    negative = (F < 0) * 1.0
+    negative = (F < 0) * xp.ones_like(F)
     odd = layout.fac_exponent % 2 == 1  # F^e changes sign
     integer = layout.fac_exponent % 1 == 0
     # ln(1 - 2 [F < 0 and e not an integer]) is 0, or NaN where F^e is not real
