@@ -32,7 +32,8 @@ def test_reference_medium_names_species_missing_from_the_model(ecoli_cm):
 
 def test_shipped_medium(ecoli_cm):
     settings = read_medium(DATA / "ecoli_bioreactor.yaml", ecoli_cm)
-    assert settings.medium["glc_D_e"] == 0.055 and settings.constant == ("co2_e", "h_e")
+    # amob_c: a biomass by-product the model places in compartment e, held at its state value as before
+    assert settings.medium["glc_D_e"] == 0.055 and settings.constant == ("co2_e", "h_e", "amob_c")
     assert settings.volume_l == pytest.approx(0.05) and settings.growth_reaction == "LMPD_biomass_c_1_420"
     assert settings.n_cells == pytest.approx(0.037 * 0.05 / 0.28e-12)
 

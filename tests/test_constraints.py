@@ -136,6 +136,18 @@ def test_defaults_of_a_sparse_file(tmp_path):
     assert s == d  # the file's defaults are the class defaults
 
 
+def test_a_file_without_growth_has_no_growth_bound(tmp_path, toy_cm):
+    """Growth is optional: no section, no growth reaction, no growth bound (model-neutral defaults)."""
+    s = load_constraints(_write(tmp_path, {"fluxes": {"bounds": {"GLCtex": [0, 10]}}}), toy_cm)
+    assert s.growth_reaction is None and s == TFASettings(flux_bounds={"GLCtex": (0.0, 10.0)})
+    assert load_constraints(_write(tmp_path, "")) == TFASettings()
+    path = tmp_path / "round.yaml"
+    save_constraints(s, path)
+    assert "growth" not in path.read_text() and load_constraints(path) == s
+    with pytest.raises(ValueError, match="growth_reaction == None, but growth_scaling == 2.0"):
+        TFASettings(growth_scaling=2.0)
+
+
 def test_numbers_written_without_a_dot_are_accepted(tmp_path):
     text = "growth: {reaction: R, scaling: 5e5}\nconcentrations: {default_bounds: [1e-7, 2e-2]}\n"
     s = load_constraints(_write(tmp_path, text))
@@ -189,7 +201,7 @@ def test_round_trip_of_the_shipped_file_keeps_measurements(tmp_path, shipped):
      "concentrations.measured.values.atp_c: unknown key 'src'"),
     ({"growth": {"reaction": "R"}, "concentrations": {"measured": {"values": {"atp_c": {"value": 1e-3, "why": "x"}}}}},
      "concentrations.measured.values.atp_c: unknown key 'why'"),
-    ({"fluxes": {}}, "growth.reaction: missing"),
+    ({"growth": {"min": 0.2}}, "growth.reaction: missing: ['min'] need the growth reaction"),
     ({"growth": {"reaction": "R"}, "fluxes": {"bounds": {"GLCtex": [15, 0]}}},
      "fluxes.bounds.GLCtex: empty interval: lower bound 15 > upper bound 0"),
     ({"growth": {"reaction": "R"}, "fluxes": {"bounds": {"GLCtex": [0]}}}, "fluxes.bounds.GLCtex: expected an interval"),

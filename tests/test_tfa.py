@@ -152,8 +152,7 @@ def test_defaults_are_model_neutral():
     assert not (s.fixed_fluxes or s.flux_bounds or s.species_bounds or s.dg_bounds or s.fixed_directions
                 or s.ln_keq_uncertainty)
     assert (s.growth_scaling, s.min_growth) == (1.0, 0.0)
-    with pytest.raises(TypeError, match="growth_reaction"):
-        TFASettings()
+    assert TFASettings().growth_reaction is None  # no growth reaction, no growth bound
 
 
 def test_settings_mappings_are_read_only():

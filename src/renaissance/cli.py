@@ -18,7 +18,7 @@ from rich.text import Text
 
 from . import __version__
 from .errors import RenaissanceError, os_error_message
-from .shipped import ECOLI_BIOREACTOR, ECOLI_CONSTRAINTS, ECOLI_MODEL as ECOLI
+from .shipped import ECOLI_MODEL as ECOLI
 
 # help texts are plain text: Rich markup would eat bracketed words such as "[generator]"
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -28,8 +28,11 @@ err_console = Console(stderr=True)
 
 
 ModelOption = Annotated[Path, typer.Option("--model", "-m", help="SKiMpy YAML model (default: shipped E. coli).")]
-ConstraintsOption = Annotated[Path, typer.Option(
-    "--constraints", "-c", help="Constraints YAML (default: shipped E. coli constraints).")]
+ConstraintsOption = Annotated[Optional[Path], typer.Option(
+    "--constraints", "-c", help=(
+        "Constraints YAML (default: the shipped E. coli constraints for the shipped E. coli model; for any other "
+        "model model-neutral defaults: no growth bound, |v| <= 100 mmol/gDW/h, concentrations in [1e-7, 2e-2] "
+        "mol/L; renaissance init writes a starter file)."))]
 ThresholdOption = Annotated[float, typer.Option(help="Valid when lambda_max <= threshold (1/h).")]
 
 
@@ -196,17 +199,17 @@ def _evaluate_with_progress(problem, km_sets, block: int = 2000, **options):
 def steady_state_command(
     out: Annotated[Path, typer.Option(help="Output steady-state CSV (id,kind,value).")],
     model: ModelOption = ECOLI,
-    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    constraints: ConstraintsOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the interior-point choice.")] = 0,
 ) -> None:
     """A first thermodynamically consistent steady state (flux balance + second law, HiGHS)."""
     from .model import compile_model, load_model
-    from .steadystate import load_constraints, validate_steady_state, write_steady_state
+    from .steadystate import validate_steady_state, write_steady_state
     from .steadystate.tfa import find_steady_state
 
     def run():
         cm = compile_model(load_model(model))
-        state = find_steady_state(cm, load_constraints(constraints, cm), seed=seed)
+        state = find_steady_state(cm, _constraints(cm, constraints), seed=seed)
         report = validate_steady_state(cm, state)
         write_steady_state(state, out)
         console.print(f"wrote {out}: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, "
@@ -215,13 +218,26 @@ def steady_state_command(
     _guard(run)
 
 
-def _sample(cm, constraints: Path, n: int, seed: int, **options):
+def _constraints(cm, path: Optional[Path]):
+    """The TFASettings of ``path``, else of the model's presets (the shipped E. coli model), else
+    the model-neutral defaults, with a note saying so."""
+    from .steadystate.constraints import model_constraints
+
+    settings, source = model_constraints(cm, path)
+    if source is None:
+        console.print("note: no --constraints: model-neutral defaults (no growth bound, |v| <= "
+                      f"{settings.default_flux_bound:g} mmol/gDW/h, concentrations in "
+                      f"[{settings.concentration_bounds[0]:g}, {settings.concentration_bounds[1]:g}] mol/L); "
+                      "renaissance init writes a starter constraints file", highlight=False, soft_wrap=True)
+    return settings
+
+
+def _sample(cm, constraints: Optional[Path], n: int, seed: int, **options):
     """Sample ``n`` states with a progress bar, print the report and the energy-generating
     cycles the sampled direction patterns run; return the sample."""
-    from .steadystate.constraints import load_constraints
     from .steadystate.sampler import sample_steady_states
 
-    settings = load_constraints(constraints, cm)
+    settings = _constraints(cm, constraints)
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("sampling steady states", total=n)
         sample = sample_steady_states(cm, settings, n, seed=seed, progress=lambda k: progress.advance(task, k),
@@ -249,7 +265,7 @@ def sample(
     out: Annotated[Path, typer.Option(help="Output file (.csv; .parquet when pyarrow is installed).")],
     n: Annotated[int, typer.Option(help="Number of states.")] = 5000,
     model: ModelOption = ECOLI,
-    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    constraints: ConstraintsOption = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")] = 0,
     patterns: Annotated[int, typer.Option(help="Direction patterns to sample.")] = 1,
     thinning: Annotated[Optional[int], typer.Option(help="Sweeps between kept states.")] = None,
@@ -271,18 +287,17 @@ def sample(
 @app.command()
 def cycles(
     model: ModelOption = ECOLI,
-    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    constraints: ConstraintsOption = None,
     max_cycles: Annotated[int, typer.Option(help="Energy-generating cycles to list at most.")] = 30,
     max_loops: Annotated[int, typer.Option(help="Internal loops to list at most.")] = 10,
 ) -> None:
     """Energy-generating cycles of the stored Keq and internal loops, by name, with what blocks them."""
     from .model import compile_model, load_model
-    from .steadystate.constraints import load_constraints
     from .steadystate.cycles import cycle_report
 
     def run():
         cm = compile_model(load_model(model))
-        console.print(cycle_report(cm, load_constraints(constraints, cm), max_cycles=max_cycles, max_loops=max_loops),
+        console.print(cycle_report(cm, _constraints(cm, constraints), max_cycles=max_cycles, max_loops=max_loops),
                       highlight=False)
 
     _guard(run)
@@ -294,7 +309,7 @@ def screen(
     states: Annotated[int, typer.Option(min=1, help="Number of steady states to sample.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     model: ModelOption = ECOLI,
-    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    constraints: ConstraintsOption = None,
     threshold: ThresholdOption = -2.5,
     threads: ThreadsOption = None,
 ) -> None:
@@ -352,8 +367,15 @@ def _print_generation(row: dict) -> None:
 
 @app.command()
 def train(
-    config: Annotated[Optional[Path], typer.Option(help="Training TOML (default: shipped E. coli config).")] = None,
-    out: Annotated[Path, typer.Option(help="Run directory (checkpoints, history, figures).")] = Path("runs/ecoli"),
+    config: Annotated[Optional[Path], typer.Option(
+        help="Training TOML (default: the shipped E. coli config; with --model, model-neutral defaults).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Run directory (checkpoints, history, figures; default runs/ecoli, with --model runs/<model name>).")] = None,
+    model: Annotated[Optional[Path], typer.Option(
+        "--model", "-m", help="SKiMpy YAML model (overrides the config's; without --config, give --state SS.csv).")] = None,
+    constraints: Annotated[Optional[Path], typer.Option(
+        help="Constraints the state was made under (recorded: its growth.reaction is the growth reaction of "
+             "robustness and bioreactor; overrides the config's).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run(s) in --out from the last checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
     preset: Annotated[Optional[str], typer.Option(
@@ -361,7 +383,8 @@ def train(
     generations: Annotated[Optional[int], typer.Option(help="NES generations (overrides the config).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config).")] = None,
     state: Annotated[Optional[str], typer.Option(
-        help="Steady state: a shipped one by name (showcase, fixture) or an id,kind,value CSV (overrides the config).")] = None,
+        help="Steady state: an id,kind,value CSV, or without --model a shipped E. coli one by name (showcase, "
+             "fixture) (overrides the config).")] = None,
     target: Annotated[Optional[float], typer.Option(
         help="Train towards lambda_max <= TARGET 1/h (< 0, at most the threshold; overrides the config).")] = None,
     reward: Annotated[Optional[str], typer.Option(
@@ -379,17 +402,21 @@ def train(
     from .generator.training import CONFIG, runs_to_resume, train as train_run
 
     def run():
-        overrides = {"--config": config, "--preset": preset, "--seed": seed, "--generations": generations,
-                     "--state": state, "--target": target, "--reward": reward, "--robustness-models": robustness_models}
+        overrides = {"--config": config, "--model": model, "--constraints": constraints, "--preset": preset,
+                     "--seed": seed, "--generations": generations, "--state": state, "--target": target,
+                     "--reward": reward, "--robustness-models": robustness_models}
+        run_out = out if out is not None else Path("runs") / (model.stem if model is not None else "ecoli")
         if resume:
             given = [name for name, value in overrides.items() if value is not None]
             if given:
-                raise RenaissanceError(f"--resume continues {out} as configured in its {CONFIG}; drop {', '.join(given)}")
-            run_dirs, base = runs_to_resume(out), None
+                raise RenaissanceError(f"--resume continues {run_out} as configured in its {CONFIG}; drop "
+                                       f"{', '.join(given)}")
+            run_dirs, base = runs_to_resume(run_out), None
         else:
             base = configured_settings(config, preset=preset, seed=seed, generations=generations, target_lambda=target,
-                                       reward=reward, robustness_models=robustness_models, state=state)
-            run_dirs = [out] if repeats == 1 else [out / f"seed_{base.seed + k}" for k in range(repeats)]
+                                       reward=reward, robustness_models=robustness_models, state=state, model=model,
+                                       constraints=constraints)
+            run_dirs = [run_out] if repeats == 1 else [run_out / f"seed_{base.seed + k}" for k in range(repeats)]
         results = []
         for k, run_dir in enumerate(run_dirs):
             settings = None if base is None else settings_from_dict({**settings_to_dict(base), "seed": base.seed + k})
@@ -401,7 +428,7 @@ def train(
             console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
             results.append(result)
         if plots:
-            paths = plot_runs(results, out / "figures")
+            paths = plot_runs(results, run_out / "figures")
             console.print(f"figures: {', '.join(str(p) for p in paths if p.suffix == '.png')}", soft_wrap=True)
 
     _guard(run)
@@ -461,16 +488,29 @@ def robustness(
     resume: Annotated[bool, typer.Option(
         help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
     plot: Annotated[Optional[str], typer.Option(help=(
-        "Species to plot, comma separated (default: nadh_c,atp_c,gln_L_c when the model has them, else the 3 "
-        "species last to return; empty: none)."))] = None,
+        "Species to plot, comma separated (default: the paper's NADH, ATP and glutamine for the shipped E. coli "
+        "model, else the 3 species last to return; empty: none)."))] = None,
     plot_models: Annotated[int, typer.Option(help="Models in the trajectory plot.")] = 5,
+    growth: Annotated[Optional[str], typer.Option(help=(
+        "Growth reaction of the biomass group (default: growth.reaction of --constraints, else the biomass entry "
+        "of --medium, else growth.reaction of the constraints the training recorded, else the only reaction whose "
+        "id contains 'biomass' or 'growth'; none: no biomass group)."))] = None,
+    constraints: Annotated[Optional[Path], typer.Option(
+        help="Constraints file whose growth.reaction is the growth reaction.")] = None,
+    medium: Annotated[Optional[Path], typer.Option(
+        help="Bioreactor medium file whose biomass entry is the growth reaction (when no constraints name one).")] = None,
+    groups: Annotated[Optional[str], typer.Option(help=(
+        "Cofactor groups: NAME=species1+species2,... or a YAML file (layout of the shipped robustness_groups.yaml); "
+        "empty: none (default: NADH, ATP, NADPH by species id, those the model lacks skipped)."))] = None,
 ) -> None:
     """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
     from .dynamics.integrate import IntegrationSettings
     from .dynamics.plots import check_plot_species, default_plot_species, plot_trajectories
-    from .dynamics.robustness import RobustnessSettings, robustness_problem, robustness_study, study_report
+    from .dynamics.robustness import (RobustnessSettings, missing_members, parse_groups, robustness_problem,
+                                      robustness_study, study_report)
     from .generator.population import read_population
     from .generator.training import load_problem
+    from .growth import resolve_growth
 
     def run():
         try:
@@ -484,7 +524,18 @@ def robustness(
         rows = pop.rows(all_models=all_models, max_models=max_models)
         run_settings = pop.settings
         problem_data = load_problem(run_settings.problem)
-        problem = robustness_problem(problem_data.cm, problem_data.state, run_settings.problem.units)
+        cm = problem_data.cm
+        recorded = None if medium is not None else run_settings.problem.constraints  # given files first
+        growth_reaction = resolve_growth(cm.structure.reactions, given=growth, constraints=constraints or recorded,
+                                         medium=medium)
+        cofactors = None if groups is None else parse_groups(groups)
+        lacking = missing_members(cofactors or {}, cm.structure.variables)
+        if lacking:
+            raise RenaissanceError("--groups: " + "; ".join(f"group {name}: {', '.join(species)} not a balanced "
+                                                           "species of the model" for name, species in lacking.items()))
+        problem = robustness_problem(cm, problem_data.state, run_settings.problem.units, growth_reaction, cofactors)
+        for line in problem.skipped:
+            console.print(f"note: {line}", highlight=False, soft_wrap=True)
         species = None if plot is None else [s for s in plot.split(",") if s]
         check_plot_species(problem, species or [])
         start = time.perf_counter()
@@ -508,21 +559,24 @@ def robustness(
 
 
 def _robustness_table(study, n_models: int) -> Table:
-    """The share of runs back per group and check time, beside the paper's numbers."""
+    """The share of runs back per group and check time, beside the paper's numbers (for the model
+    they were published for)."""
     from .dynamics.robustness import paper_value
 
     settings = study.settings
     table = Table(title=f"returned within {100 * settings.tolerance:g}% of the steady state ({n_models} models x "
                         f"{settings.n_perturbations} perturbation(s) of +-{100 * settings.perturbation:g}%)")
+    published = bool(study.problem.paper)
     table.add_column("group")
     for t in settings.times_min:
         table.add_column(f"{t:g} min", justify="right")
-        table.add_column("paper", justify="right")
+        if published:
+            table.add_column("paper", justify="right")
     for group, values in study.fractions().items():
         cells = []
         for t, value in zip(settings.times_min, values):
-            paper = paper_value(group, t)
-            cells += [f"{100 * value:.1f}%", "" if paper is None else f"{paper:g}%"]
+            paper = paper_value(group, t, study.problem.paper)
+            cells += [f"{100 * value:.1f}%"] + (["" if paper is None else f"{paper:g}%"] if published else [])
         table.add_row(group, *cells)
     return table
 
@@ -530,11 +584,14 @@ def _robustness_table(study, n_models: int) -> Table:
 @app.command()
 def bioreactor(
     population: PopulationArgument,
-    medium: Annotated[Path, typer.Option(help="Medium / reactor YAML (default: shipped E. coli set-up).")] = ECOLI_BIOREACTOR,
+    medium: Annotated[Optional[Path], typer.Option(help=(
+        "Medium / reactor YAML (default: the shipped E. coli set-up for the shipped E. coli model; renaissance "
+        "init writes a starter medium for any model)."))] = None,
     hours: Annotated[float, typer.Option(help="Duration (h).")] = 60.0,
     points: Annotated[int, typer.Option(min=2, help="Output time points.")] = 121,
     out: Annotated[Path, typer.Option(help="Output directory (timecourses.csv, fit.csv, figures).")] = Path("bioreactor"),
-    measured: Annotated[Optional[Path], typer.Option(help="CSV of measured time courses (time_h, biomass, glc_D_e, ...).")] = None,
+    measured: Annotated[Optional[Path], typer.Option(
+        help="CSV of measured time courses (time_h, biomass and/or medium species ids).")] = None,
     keep: Annotated[int, typer.Option(help="Best-fitting models to highlight and list.")] = 13,
     max_models: Annotated[Optional[int], typer.Option(help="Use the first N valid models.")] = 20,
     all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
@@ -542,12 +599,18 @@ def bioreactor(
     resume: Annotated[bool, typer.Option(
         help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
 ) -> None:
-    """Batch fermentation of every valid model: biomass, glucose, anthranilate over time; fit to data."""
+    """Batch fermentation of every valid model: biomass and the medium's reported species over time; fit to data.
+
+    The medium file names the growth reaction, the medium and the species reported (for the
+    shipped E. coli set-up glucose and anthranilate)."""
     from dataclasses import replace
 
-    from .dynamics.bioreactor import ReactorContext, bioreactor_study, plot_reactor, rank_fits, read_measured, read_medium
+    from .dynamics.bioreactor import (ReactorContext, bioreactor_study, culture_summary, plot_reactor, rank_fits,
+                                      read_measured, read_medium, read_report)
     from .generator.population import read_population
     from .generator.training import load_problem
+    from .growth import constraints_growth
+    from .shipped import model_presets
     from .steadystate import state_arrays
 
     def run():
@@ -555,7 +618,14 @@ def bioreactor(
         rows = pop.rows(all_models=all_models, max_models=max_models)
         problem = load_problem(pop.settings.problem)
         units = pop.settings.problem.units
-        settings = replace(read_medium(medium, problem.cm), hours=hours)
+        medium_file = medium or model_presets(problem.cm.model).medium
+        if medium_file is None:
+            raise RenaissanceError(f"{pop.settings.problem.model}: no bioreactor set-up for this model; give --medium "
+                                   "M.yaml (renaissance init MODEL --out DIR writes a starter medium)")
+        recorded = pop.settings.problem.constraints
+        settings = replace(read_medium(medium_file, problem.cm, constraints_growth(recorded) if recorded else None),
+                           hours=hours)
+        report = read_report(medium_file, problem.cm, settings)
         context = ReactorContext(problem.cm, state_arrays(problem.cm, problem.state, units).ln_x, settings, units,
                                  np.linspace(0.0, hours, points))
         with Progress(console=err_console, transient=True) as progress:
@@ -563,13 +633,10 @@ def bioreactor(
             runs = bioreactor_study(context, pop.km[rows], pop.vmax[rows], out, models=rows, resume=resume,
                                     n_workers=workers, on_model=lambda _: progress.advance(task))
         statuses = Counter(r.status for r in runs)
-        final = [r for r in runs if r.status == "ok"]
         console.print(f"{len(runs)} models: {dict(statuses)}", highlight=False)
-        if final:
-            grown = np.array([r.biomass[-1] / r.biomass[0] for r in final])
-            used = np.array([1 - r.medium["glc_D_e"][-1] / r.medium["glc_D_e"][0] for r in final])
-            console.print(f"after {hours:g} h: biomass x{np.median(grown):.3g} (median; range {grown.min():.3g}-{grown.max():.3g}), "
-                          f"glucose used {100 * np.median(used):.1f}% (median)", highlight=False, soft_wrap=True)
+        summary = culture_summary(runs, report, settings.medium, hours)
+        if summary:
+            console.print(summary, highlight=False, soft_wrap=True)
         best = []
         data = read_measured(measured) if measured else None
         if data:
@@ -577,7 +644,7 @@ def bioreactor(
             best = [m for _, m in scores[:keep]]
             console.print(f"best {len(best)} fits (model: score): "
                           + ", ".join(f"{m}: {s:.3g}" for s, m in scores[:keep]), highlight=False, soft_wrap=True)
-        paths = plot_reactor(runs, out, data, best)
+        paths = plot_reactor(runs, out, data, best, report)
         console.print(f"wrote {out / 'timecourses.csv'}; figure {paths[0]}", soft_wrap=True)
 
     _guard(run)
@@ -652,7 +719,7 @@ def _print_landscape(table, threshold: float, workers: Optional[int], path: Path
 @app.command("landscape-check")
 def landscape_check(
     landscape_dir: Annotated[Path, typer.Argument(help="A scored landscape (renaissance landscape --out).")],
-    constraints: ConstraintsOption = ECOLI_CONSTRAINTS,
+    constraints: ConstraintsOption = None,
     n: Annotated[int, typer.Option(min=1, help="States sampled per case.")] = 200,
     top: Annotated[int, typer.Option(min=1, help="Strongest separating ranges imposed.")] = 1,
     seed: Annotated[int, typer.Option(help="Sampler seed.")] = 1,
@@ -690,8 +757,12 @@ def km_integration(
     subsystems: Annotated[Optional[Path], typer.Option(
         help="reaction,subsystem CSV (default: the shipped mapping for the shipped E. coli model; "
              "for other models every reaction is 'Unassigned').")] = None,
-    enzyme: Annotated[str, typer.Option(help="Local design: reactions of one enzyme, comma separated (empty: none).")] = "ACONTa,ACONTb",
-    subsystem: Annotated[str, typer.Option(help="Subsystem of the subsystem-wide design.")] = "Citric Acid Cycle",
+    enzyme: Annotated[Optional[str], typer.Option(help=(
+        "Local design: reactions of one enzyme, comma separated (empty: none; default: the paper's aconitase for "
+        "the shipped E. coli model, none for other models)."))] = None,
+    subsystem: Annotated[Optional[str], typer.Option(help=(
+        "Subsystem of the subsystem-wide design (empty: none; default: the paper's TCA cycle for the shipped "
+        "E. coli model, none for other models)."))] = None,
     k: Annotated[int, typer.Option(min=0, help="Measured Km of the subsystem integrated per combination (0: none).")] = 9,
     combinations: Annotated[int, typer.Option(min=1, help="Random combinations of k Km.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed of the combinations and of the populations.")] = 0,
@@ -709,6 +780,7 @@ def km_integration(
     from .generator.population import read_population
     from .generator.settings import configured_settings
     from .generator.training import load_problem
+    from .shipped import model_presets
 
     def run():
         if (measurements is None) == (truth is None):
@@ -717,24 +789,27 @@ def km_integration(
         problem = load_problem(replace(settings.problem, fixed_km=None))
         km_names = problem.stability.km_names
         reactions = problem.stability.reactions
-        subsystem_of = model_subsystems(settings.problem.model, reactions, subsystems)
+        presets = model_presets(problem.cm.model)
+        subsystem_of = model_subsystems(problem.cm.model, reactions, subsystems)
+        enzymes = tuple(e for e in (",".join(presets.enzyme) if enzyme is None else enzyme).split(",") if e)
+        design_subsystem = presets.subsystem if subsystem is None else subsystem
         out.mkdir(parents=True, exist_ok=True)
         if truth is not None:
-            chosen = twin_measured_km(km_names, problem.used, subsystem_of, subsystem, tuple(enzyme.split(",")))
+            chosen = twin_measured_km(km_names, problem.used, subsystem_of, design_subsystem, enzymes)
             measured_path = out / "twin_measurements.csv"
             reference = twin_experiment(read_population(truth), truth_index, km_names, chosen, measured_path)
         else:
             measured_path = measurements
             reference = experimental_ranges(measurements, km_names)
         cases = design_cases(list(experimental_ranges(measured_path, km_names)), subsystem_of,
-                             enzyme=tuple(e for e in enzyme.split(",") if e), subsystem=subsystem if k else None, k=k,
+                             enzyme=enzymes, subsystem=design_subsystem if k and design_subsystem else None, k=k,
                              combinations=combinations, seed=seed, controls=controls)
         start = time.perf_counter()
         report = km_integration_study(
-            settings, measured_path, cases, reference, subsystem_of, subsystem, out, n_models=n_models, seed=seed,
+            settings, measured_path, cases, reference, subsystem_of, design_subsystem, out, n_models=n_models, seed=seed,
             on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
                                             f"integrated, {r.outside_range} values outside their ranges", highlight=False))
-        _print_km_report(report, subsystem)
+        _print_km_report(report, design_subsystem)
         console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
                       f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
 
@@ -858,6 +933,35 @@ def import_skimpy(
         km = sets.values[:, [index[n] for n in km_names]] / concentration_scale
         write_km_table(out, km, km_names)
         console.print(f"wrote {len(km)} Km sets to {out}")
+
+    _guard(run)
+
+
+@app.command("init")
+def init_command(
+    model: Annotated[Path, typer.Argument(help="SKiMpy YAML model.")],
+    out: Annotated[Path, typer.Option(help="Folder for constraints.yaml, train.toml and bioreactor.yaml.")],
+    force: Annotated[bool, typer.Option(help="Write into a folder that is not empty (same names are replaced).")] = False,
+) -> None:
+    """Write starter files for a model: commented constraints, a training config and a bioreactor medium.
+
+    The growth reaction is guessed from the reaction ids ('biomass', 'growth') and named in a
+    comment; every exchange/transport reaction gets placeholder bounds; the medium lists the
+    constant extracellular species with their concentrations to fill in. Edit them, then make a
+    steady state (renaissance steady-state) and train (renaissance train --config OUT/train.toml)."""
+    from .model import compile_model, load_model
+    from .starter import CONSTRAINTS, STATE, TRAIN, starter_files, write_starter
+
+    def run():
+        cm = compile_model(load_model(model))
+        starter = starter_files(cm, model, out)
+        paths = write_starter(starter, out, force=force)
+        console.print(f"wrote {', '.join(str(p) for p in paths)}", soft_wrap=True)
+        console.print(f"growth reaction: {starter.growth or 'none'} ({starter.growth_note}); {starter.exchanges} "
+                      f"exchange/transport reactions bounded; {len(starter.medium)} medium species to fill in",
+                      highlight=False, soft_wrap=True)
+        console.print(f"next: renaissance steady-state --model {model} --constraints {out / CONSTRAINTS} --out "
+                      f"{out / STATE}, then renaissance train --config {out / TRAIN}", highlight=False, soft_wrap=True)
 
     _guard(run)
 

@@ -5,7 +5,8 @@ every model; :mod:`renaissance.generator.fixed_km`), trains a generator for the 
 generates a population of valid models. Designs (the paper's):
 
 * ``baseline`` -- nothing integrated;
-* ``local`` -- every measured Km of one enzyme (its reactions, e.g. ACONTa and ACONTb);
+* ``local`` -- every measured Km of one enzyme (its reactions, e.g. the paper's two aconitase
+  reactions of the E. coli model);
 * ``subsystem`` -- ``k`` of the measured Km of one subsystem, drawn at random, ``R`` combinations;
 * ``control`` -- the baseline retrained with other seeds: how much populations differ without any
   integration (the null against which a design's changes are read).
@@ -29,14 +30,14 @@ import csv
 import io
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, located
 from ..generator.fixed_km import MEASUREMENT_SPREAD, read_fixed_km
-from ..shipped import ECOLI_MODEL, ECOLI_SUBSYSTEMS
+from ..model.kinetic_model import KineticModel
+from ..shipped import model_presets
 
 QUANTILES = (0.05, 0.95)
 
@@ -49,12 +50,11 @@ def km_reaction(name: str) -> str:
     return parts[2]
 
 
-def model_subsystems(model: str | os.PathLike, reactions, path: str | os.PathLike | None = None) -> dict[str, str]:
-    """{reaction: subsystem} of the model in file ``model``: read from ``path`` (a
-    ``reaction,subsystem`` CSV) when given; for the shipped E. coli model its shipped mapping;
-    otherwise every reaction 'Unassigned'."""
-    if path is None and Path(model).resolve() == ECOLI_MODEL.resolve():
-        path = ECOLI_SUBSYSTEMS
+def model_subsystems(model: KineticModel, reactions, path: str | os.PathLike | None = None) -> dict[str, str]:
+    """{reaction: subsystem} of ``model``: read from ``path`` (a ``reaction,subsystem`` CSV) when
+    given, else from the mapping of the model's presets (the shipped E. coli model has one,
+    :func:`renaissance.shipped.model_presets`); otherwise every reaction 'Unassigned'."""
+    path = model_presets(model).subsystems if path is None else path
     return read_subsystems(path, reactions) if path is not None else dict.fromkeys(reactions, "Unassigned")
 
 

@@ -13,7 +13,7 @@ model without a growth reaction -- is back within ``tolerance`` ``time_min`` min
 * ``invalid_state`` -- the state fails validation (message in ``detail``);
 * ``flux_against_displacement`` -- some flux opposes its dG, so every Vmax set is negative;
 * ``km_independent_unstable_mode`` -- lambda_max > 0 and the search moved it by < 1%: a mode no
-  Km set can stabilise (E. coli: the h_c/h_p pair when ATP synthase is far from equilibrium);
+  Km set can stabilise (E. coli: the cytosolic/periplasmic proton pair when ATP synthase is far from equilibrium);
 * ``unstable_mode`` -- lambda_max > 0 at the best set found;
 * ``slow_mode`` -- stable, but no set reached the threshold (large pools make slow modes);
 * ``no_finite_lambda_max`` -- every Vmax or Jacobian was non-finite.

@@ -23,7 +23,7 @@ from .._files import write_text_atomic
 from ..errors import RenaissanceError
 from ..model import compile_model, load_model
 from ..steadystate import read_samples
-from ..steadystate.constraints import load_constraints
+from ..steadystate.constraints import model_constraints
 from ..steadystate.sampler import sample_steady_states
 from ..steadystate.samples_io import write_samples
 from ..steadystate.settings import TFASettings
@@ -99,12 +99,13 @@ class CheckCase:
     n: int
 
 
-def closing_check(landscape_dir: str | os.PathLike, constraints: str | os.PathLike, *, n: int = 200, top: int = 1,
-                  seed: int = 1, n_workers: int | None = None, resume: bool = False,
+def closing_check(landscape_dir: str | os.PathLike, constraints: str | os.PathLike | None = None, *, n: int = 200,
+                  top: int = 1, seed: int = 1, n_workers: int | None = None, resume: bool = False,
                   on_state: Callable[[str], None] | None = None) -> tuple[list[CheckCase], float]:
     """The paper's closing check of a scored landscape in ``landscape_dir``: sample ``n`` new
     states under ``constraints`` inside the ``top`` strongest separating ranges of the fast
     question (and, separately, outside them) and score them as the landscape was scored.
+    ``constraints`` defaults to the model's (:func:`~renaissance.steadystate.constraints.model_constraints`).
 
     Each case goes to ``landscape_dir/check_inside`` resp. ``check_outside`` (``states.csv``,
     ``landscape.csv``; ``resume`` continues interrupted tables). Returns the cases (the scored
@@ -120,7 +121,7 @@ def closing_check(landscape_dir: str | os.PathLike, constraints: str | os.PathLi
     chosen = [s for s in separating_ranges(matrix, table.column("admits").astype(bool)) if s.kind in SAMPLER_KINDS][:top]
     if not chosen:
         raise RenaissanceError(f"{landscape_dir}: every state is in one class; nothing separates them")
-    base = load_constraints(constraints, cm)
+    base, _ = model_constraints(cm, constraints)
     cases = [CheckCase("scored landscape", table.admitting_fraction, len(table.rows))]
     for supporting in (True, False):
         name = "inside" if supporting else "outside"

@@ -1,8 +1,8 @@
 """Batch bioreactor: a population of identical cells whose metabolism is the kinetic model.
 
 State (log coordinates): the cell's balanced species y = ln x (model units, per cell volume),
-the reactor's dynamic extracellular species e = ln x_e (the model's boundary species that are in
-the medium and not held constant; model units) and ln N (cells). With v(x, x_e) the cell's rates
+the reactor's dynamic extracellular species e = ln x_e (the model's boundary species of the
+extracellular compartment that are not held constant; model units) and ln N (cells). With v(x, x_e) the cell's rates
 (model concentration per hour, per cell volume V_cell):
 
     dx/dt   = w * (S v)                                         (cell)
@@ -10,15 +10,20 @@ the medium and not held constant; model units) and ln N (cells). With v(x, x_e) 
     d lnN/dt = mu = growth_scaling * v_growth / flux_factor     (1/h; flux_factor: mmol/gDW/h -> model)
 
 At t = 0 the cell is at its steady state and the medium at the file's concentrations, so
-mu(0) equals the steady-state growth (0.26 1/h for the E. coli state). Intracellular dilution by
+mu(0) equals the steady-state growth (0.26 1/h for the shipped E. coli state). Intracellular dilution by
 growth is not modelled (the kinetic model's steady state has none). Units inside the cell are the
 population's (those its Vmax were back-calculated with), so the cell reproduces its fluxes
 exactly; the biomass in g/L is N x ``cell_dry_mass_g`` / V_reactor.
 
-Medium file (YAML, the reference layout): ``initial_medium`` (species: mol/L),
-``reactor_volume`` (in cell volumes; 5e13 x 1 um^3 = 50 mL), ``biomass`` / ``biomass_scaling``
-(``strain_1``: growth reaction and scaling), ``boundary_conditions`` (species held constant).
-Species of the medium the model does not contain are an error naming them.
+Medium file (YAML, the reference layout): ``initial_medium`` (species: mol/L; the other
+extracellular species start at the steady state's values), ``reactor_volume`` (in cell volumes;
+5e13 x 1 um^3 = 50 mL), ``biomass`` / ``biomass_scaling`` (``strain_1``: growth reaction and
+scaling; without ``biomass`` the growth reaction the caller passes, else the model's only
+reaction whose id contains 'biomass' or 'growth'), ``extracellular_compartment`` (default ``e``),
+``boundary_conditions`` (species held constant), and ``report`` (species: label), the species
+plotted and summarised beside biomass (default: the dynamic species of ``initial_medium``,
+labelled by id). Species of the medium the model does not contain are an error naming them;
+``renaissance init`` writes a starter medium for any model.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .._files import read_text, write_text_atomic
 from .._plotting import pyplot, save_figure
 from .._validation import check_float
 from ..errors import ConstraintsError, RenaissanceError, located
+from ..growth import guess_growth_reaction
 from ..model.compiled import CompiledModel
 from ..model.io import read_yaml
 from ..settings import UnitSettings
@@ -48,16 +54,17 @@ CELL_VOLUME_L = 1e-15  # 1 um^3, the reference cell (0.9 cytosol, 0.1 periplasm)
 
 @dataclass(frozen=True, kw_only=True)
 class ReactorSettings:
-    """A batch reactor (defaults: the reference set-up)."""
+    """A batch reactor (defaults: the reference set-up's reactor and inoculum; growth scaling 1)."""
 
     medium: dict[str, float]  # mol/L, initial
+    growth_reaction: str  # the lumped growth reaction; growth (1/h) = growth_scaling x its flux (mmol/gDW/h)
     constant: tuple[str, ...] = ()  # extracellular species held constant
+    extracellular: str = "e"  # compartment of the reactor's species
     volume_l: float = 0.05
     biomass_g_per_l: float = 0.037
     cell_dry_mass_g: float = 0.28e-12
     cell_volume_l: float = CELL_VOLUME_L
-    growth_reaction: str = "LMPD_biomass_c_1_420"
-    growth_scaling: float = 5e5
+    growth_scaling: float = 1.0  # the shipped E. coli set-up: 5e5 (its medium file's biomass_scaling)
     hours: float = 60.0
     integration: IntegrationSettings = field(default_factory=lambda: IntegrationSettings(method="BDF", escape_fold=0.0))
 
@@ -71,20 +78,20 @@ class ReactorSettings:
         return self.biomass_g_per_l * self.volume_l / self.cell_dry_mass_g
 
 
-def read_medium(path: str | os.PathLike, cm: CompiledModel) -> ReactorSettings:
-    """Reactor settings from a medium file (see module docstring), checked against ``cm``."""
+def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str | None = None) -> ReactorSettings:
+    """Reactor settings from a medium file (see module docstring), checked against ``cm``.
+
+    The growth reaction is the file's ``biomass`` entry, else ``growth_reaction``, else the
+    model's only reaction whose id contains 'biomass' or 'growth'; none is an error naming the file."""
     source = str(path)
     data = read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("initial_medium"), dict):
         raise ConstraintsError(located(source, "initial_medium", "missing (species: mol/L)"))
-    medium = {str(k): float(v) for k, v in data["initial_medium"].items()}
+    medium = _concentrations(data["initial_medium"], source)
     species = set(cm.species)
     unknown = sorted(set(medium) - species)
     if unknown:
         raise ConstraintsError(located(source, f"initial_medium species {unknown}", "not in the model"))
-    bad = [k for k, v in medium.items() if not (np.isfinite(v) and v > 0)]
-    if bad:
-        raise ConstraintsError(located(source, f"initial_medium {bad}", "concentrations must be finite and > 0"))
     not_boundary = sorted(set(medium) - set(cm.structure.boundary))
     if not_boundary:
         raise ConstraintsError(located(source, f"initial_medium species {not_boundary}",
@@ -93,16 +100,73 @@ def read_medium(path: str | os.PathLike, cm: CompiledModel) -> ReactorSettings:
     unknown = sorted(set(constant) - species)
     if unknown:
         raise ConstraintsError(located(source, f"boundary_conditions species {unknown}", "not in the model"))
-    options = {}
+    options = {"extracellular": str(data.get("extracellular_compartment", "e"))}
     if "reactor_volume" in data:
         options["volume_l"] = float(data["reactor_volume"]) * CELL_VOLUME_L
-    for key, name in (("biomass", "growth_reaction"), ("biomass_scaling", "growth_scaling")):
-        value = data.get(key)
-        if isinstance(value, dict) and value:
-            options[name] = next(iter(value.values()))
-    if options.get("growth_reaction", "LMPD_biomass_c_1_420") not in cm.structure.reactions:
-        raise ConstraintsError(located(source, f"biomass reaction '{options['growth_reaction']}'", "not in the model"))
-    return ReactorSettings(medium=medium, constant=constant, **options)
+    if _strain_value(data, "biomass_scaling") is not None:
+        options["growth_scaling"] = _strain_value(data, "biomass_scaling")
+    growth = _strain_value(data, "biomass") or growth_reaction or guess_growth_reaction(cm.structure.reactions)
+    if growth is None:
+        raise ConstraintsError(located(source, "biomass", "missing: name the growth reaction (biomass: {strain_1: "
+                                       "REACTION}); no reaction id of the model contains 'biomass' or 'growth'"))
+    if growth not in cm.structure.reactions:
+        raise ConstraintsError(located(source, f"biomass reaction '{growth}'", "not in the model"))
+    return ReactorSettings(medium=medium, growth_reaction=growth, constant=constant, **options)
+
+
+def _strain_value(data: dict, key: str):
+    """The value of the first strain of a ``{strain_1: value}`` table of a medium file (None: absent)."""
+    value = data.get(key)
+    return next(iter(value.values())) if isinstance(value, dict) and value else None
+
+
+def medium_growth(path: str | os.PathLike) -> str | None:
+    """The growth reaction a medium file names (``biomass``), None when it names none."""
+    data = read_yaml(path)
+    return _strain_value(data, "biomass") if isinstance(data, dict) else None
+
+
+def _concentrations(table: dict, source: str) -> dict[str, float]:
+    """{species: mol/L} of ``initial_medium``; an entry that is not a finite number > 0 is an error."""
+    medium, bad = {}, []
+    for species, value in table.items():
+        try:
+            number = float("nan") if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError):  # null (not filled in) or text; YAML 1.1 reads 1e-3 as text
+            number = float("nan")
+        medium[str(species)] = number
+        if not (np.isfinite(number) and number > 0):
+            bad.append(f"{species}: {value!r}")
+    if bad:
+        raise ConstraintsError(located(source, f"initial_medium {bad}", "concentrations must be finite and > 0 "
+                                       "(mol/L); fill them in"))
+    return medium
+
+
+def dynamic_species(cm: CompiledModel, settings: ReactorSettings) -> list[int]:
+    """Indices (into the boundary species) of the reactor's dynamic species: the boundary species of
+    the extracellular compartment that the medium does not hold constant."""
+    constant = set(settings.constant)
+    return [i for i, s in enumerate(cm.structure.boundary)
+            if cm.model.species.get(s) == settings.extracellular and s not in constant]
+
+
+def read_report(path: str | os.PathLike, cm: CompiledModel, settings: ReactorSettings) -> dict[str, str]:
+    """{species: label} of the medium file's ``report`` table (default: the dynamic species of
+    ``initial_medium``, labelled by id); each must be a dynamic species of the reactor."""
+    source = str(path)
+    data = read_yaml(path)
+    dynamic = [cm.structure.boundary[i] for i in dynamic_species(cm, settings)]
+    table = data.get("report")
+    if table is None:
+        return {s: s for s in settings.medium if s in dynamic}
+    if not isinstance(table, dict):
+        raise ConstraintsError(located(source, "report", "must be a mapping species: label"))
+    unknown = sorted(str(s) for s in set(table) - set(dynamic))
+    if unknown:
+        raise ConstraintsError(located(source, f"report species {unknown}", "not dynamic species of the reactor "
+                                       f"(extracellular boundary species not held constant: {dynamic[:8]})"))
+    return {str(s): str(label) for s, label in table.items()}
 
 
 @dataclass(frozen=True)
@@ -166,8 +230,7 @@ def reactor_ode(cm: CompiledModel, ln_x: np.ndarray, ln_k: np.ndarray, vmax: np.
     index = {s: i for i, s in enumerate(st.boundary)}
     for species, value in settings.medium.items():
         ln_boundary[index[species]] = np.log(value) + units.log_concentration_scale
-    constant = set(settings.constant)
-    dynamic = np.array([i for i, s in enumerate(st.boundary) if s.endswith("_e") and s not in constant], dtype=np.int64)
+    dynamic = np.array(dynamic_species(cm, settings), dtype=np.int64)
     ode = ReactorODE(
         laws=rate_laws(cm, ln_k, vmax), cell_stoichiometry=st.weights[:, None] * st.S, exchange=st.S_boundary[dynamic],
         dynamic=dynamic, ln_boundary=ln_boundary, volume_ratio=settings.cell_volume_l / settings.volume_l,
@@ -247,8 +310,7 @@ def _reactor_task(context: ReactorContext, model: int, km: np.ndarray, vmax: np.
 
 
 def _species(context: ReactorContext) -> list[str]:
-    constant = set(context.settings.constant)
-    return [s for s in context.cm.structure.boundary if s.endswith("_e") and s not in constant]
+    return [context.cm.structure.boundary[i] for i in dynamic_species(context.cm, context.settings)]
 
 
 def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, out_dir: str | os.PathLike, *,
@@ -307,12 +369,34 @@ def read_measured(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nda
     return series
 
 
-def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=None, highlight=()) -> list[Path]:
-    """Biomass, glucose and anthranilate over time for every model (highlighted: the best fits)."""
+def culture_summary(runs: list[ReactorRun], report: dict[str, str], medium: dict[str, float], hours: float) -> str:
+    """One line on the runs that ended ``ok``: biomass growth (median, range) and, for each reported
+    species of the initial medium, the share used (median); '' without such runs."""
+    final = [r for r in runs if r.status == "ok"]
+    if not final:
+        return ""
+    grown = np.array([r.biomass[-1] / r.biomass[0] for r in final])
+    text = f"after {hours:g} h: biomass x{np.median(grown):.3g} (median; range {grown.min():.3g}-{grown.max():.3g})"
+    for species, label in report.items():
+        if species in medium:
+            used = np.array([1 - r.medium[species][-1] / r.medium[species][0] for r in final])
+            text += f", {label} used {100 * np.median(used):.1f}% (median)"
+    return text
+
+
+def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=None, highlight=(),
+                 report: dict[str, str] | None = None) -> list[Path]:
+    """The biomass and each ``report`` species (species: label) over time for every model
+    (highlighted: the best fits); up to four panels a row."""
     plt = pyplot()
 
-    panels = (("biomass", "biomass (g/L)"), ("glc_D_e", "glucose (mol/L)"), ("anth_e", "anthranilate (mol/L)"))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    panels = (("biomass", "biomass (g/L)"), *((s, f"{label} (mol/L)") for s, label in (report or {}).items()))
+    columns = min(len(panels), 4)
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(13 / 3 * columns, 3.6 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
     for run in runs:
         best = run.model in highlight
         for ax, (name, _) in zip(axes, panels):

@@ -4,8 +4,8 @@ Every balanced species is drawn uniformly in [x*(1 - p), x*(1 + p)]; the draw is
 the pool totals C x = C x* (C = conservation / w, the pools of the model) by the smallest change
 relative to x*: x <- x - D C^T (C D C^T)^-1 (C x - C x*), D = diag(x*^2). The correction goes
 mostly to a pool's large members, so small members keep their full perturbation (perturbing only
-the independent species and computing the dependent ones from the totals instead drives nadh_c
-negative in about half of +-50% draws on E. coli). Draws that the correction moves out of the
+the independent species and computing the dependent ones from the totals instead drives NADH
+negative in about half of +-50% draws on the E. coli model). Draws that the correction moves out of the
 box are redrawn.
 """
 

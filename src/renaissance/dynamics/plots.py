@@ -9,20 +9,19 @@ import numpy as np
 
 from .._plotting import pyplot, save_figure
 from ..errors import RenaissanceError
+from ..shipped import model_presets
 from .integrate import integrate
 from .robustness import RobustnessProblem, RobustnessSettings, perturbations
 from .system import cell_ode
 
 
-#: species of the paper's trajectory figure (E. coli ids)
-PAPER_SPECIES = ("nadh_c", "atp_c", "gln_L_c")
-
-
 def default_plot_species(study, n: int = 3) -> list[str]:
-    """The paper's species when the model has them all, else the ``n`` species of ``study``
-    (a :class:`~renaissance.dynamics.robustness.StudyResult`) returned in the fewest runs."""
-    if set(PAPER_SPECIES) <= set(study.problem.species):
-        return list(PAPER_SPECIES)
+    """The species of the model's presets (the paper's figure, for the model it was published
+    for) when the model has them all, else the ``n`` species of ``study`` (a
+    :class:`~renaissance.dynamics.robustness.StudyResult`) returned in the fewest runs."""
+    preset = model_presets(study.problem.cm.model).plot_species
+    if preset and set(preset) <= set(study.problem.species):
+        return list(preset)
     return [name for name, _ in study.slowest_species(0, n)]
 
 

@@ -5,9 +5,13 @@ balanced species are integrated in log coordinates (:mod:`.integrate`) and, at e
 time, the relative deviation x(t) / x* - 1 of every species and of the growth flux is recorded.
 A species has *returned* at time t when |x(t) / x* - 1| <= ``tolerance`` (default 1%); a run
 that escapes (any species ``escape_fold`` away), fails or turns non-finite has returned nowhere.
-Groups (the paper's): ``biomass`` (the growth flux), ``NADH``, ``ATP``, ``NADPH`` and
-``cytosolic`` (all balanced species of compartment c); a group has returned when all its
-members have.
+Groups (the paper's): ``biomass`` (the growth flux; the model's growth reaction, see
+:mod:`renaissance.growth`), cofactor groups found by species id (``NADH``, ``ATP``, ``NADPH`` from
+the shipped ``robustness_groups.yaml``, or the user's, :func:`read_groups` / :func:`parse_groups`)
+and ``cytosolic`` (all balanced species of compartment c); a group has returned when all its
+members have. Groups the model cannot form are skipped and named in ``RobustnessProblem.skipped``.
+The paper's percentages are shown beside a group only for the model they were published for
+(:func:`renaissance.shipped.model_presets`).
 
 Results stream to ``OUT/runs.csv`` one model at a time (every row of a model written at once),
 so an interrupted study keeps its finished models and ``resume`` continues after them (with the
@@ -21,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,9 +34,12 @@ import numpy as np
 
 from .._files import write_text_atomic
 from .._validation import check_float, check_int
-from ..errors import RenaissanceError
+from ..errors import ConstraintsError, ModelFormatError, RenaissanceError, located
+from ..growth import guess_growth_reaction
 from ..model.compiled import CompiledModel
+from ..model.io import read_yaml
 from ..settings import UnitSettings
+from ..shipped import ROBUSTNESS_GROUPS, model_presets
 from ..steadystate import SteadyState, state_arrays
 from ..steadystate.table import pool_turnover
 from .integrate import IntegrationSettings, integrate
@@ -41,14 +48,68 @@ from .resumable import ResultTable, array_digest, in_pool
 from .system import cell_ode
 
 RUNS = "runs.csv"
-#: the paper's groups (Supplementary: 1,000 valid models, +-50%); cytosolic = every _c species
-PAPER = {"biomass": (100.0, None), "NADH": (99.9, None), "ATP": (99.9, None), "NADPH": (100.0, None),
-         "cytosolic": (75.4, 93.1)}
+#: check times (minutes) of the paper's robustness table
+PAPER_TIMES = (24.0, 34.0)
+#: groups that do not come from a groups file
+BUILT_IN_GROUPS = ("biomass", "cytosolic", "all")
+#: the compartment of the ``cytosolic`` group
+CYTOSOL = "c"
 
 
-def paper_value(group: str, time_min: float) -> float | None:
-    """The paper's percentage for ``group`` at 24 or 34 min (None where it gives none)."""
-    return dict(zip((24.0, 34.0), PAPER.get(group, (None, None)))).get(time_min)
+def paper_value(group: str, time_min: float, paper: Mapping) -> float | None:
+    """The published percentage for ``group`` at ``time_min`` (one of :data:`PAPER_TIMES`) in
+    ``paper`` (group -> percentages at PAPER_TIMES); None where it gives none."""
+    return dict(zip(PAPER_TIMES, paper.get(group, (None, None)))).get(time_min)
+
+
+def read_groups(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
+    """The cofactor groups of a YAML file ``groups: {NAME: [species, ...]}`` (layout of the shipped
+    ``robustness_groups.yaml``); a malformed file is one :class:`ConstraintsError` naming it."""
+    source = str(path)
+    try:
+        data = read_yaml(path)
+    except ModelFormatError as exc:
+        raise ConstraintsError(str(exc)) from None
+    table = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise ConstraintsError(located(source, "groups", "missing: a mapping NAME: [species, ...]"))
+    groups = {}
+    for name, species in table.items():
+        if not (isinstance(species, list) and species and all(isinstance(s, str) and s for s in species)):
+            raise ConstraintsError(located(source, f"groups.{name}", f"must be a list of species ids, got {species!r}"))
+        groups[str(name)] = tuple(species)
+    return _checked_names(groups, source)
+
+
+def parse_groups(spec: str) -> dict[str, tuple[str, ...]]:
+    """Cofactor groups from the command line: ``NAME=species1+species2,NAME2=species3`` (empty:
+    none), or the path of a YAML groups file (:func:`read_groups`) when ``spec`` ends in
+    ``.yaml`` or ``.yml``."""
+    if spec.endswith((".yaml", ".yml")):
+        return read_groups(spec)
+    groups = {}
+    for item in (part.strip() for part in spec.split(",") if part.strip()):
+        name, sep, members = item.partition("=")
+        species = tuple(s.strip() for s in members.split("+"))
+        if not sep or not name.strip() or not all(species):
+            raise ConstraintsError(f"--groups '{item}': expected NAME=species1+species2")
+        groups[name.strip()] = species
+    return _checked_names(groups, "--groups")
+
+
+def _checked_names(groups: dict, source: str) -> dict:
+    reserved = sorted(set(groups) & set(BUILT_IN_GROUPS))
+    if reserved:
+        raise ConstraintsError(located(source, f"groups {reserved}", f"reserved names; {list(BUILT_IN_GROUPS)} are "
+                                       "built in (growth flux, compartment c, every species)"))
+    return groups
+
+
+def missing_members(groups: dict[str, tuple[str, ...]], species) -> dict[str, list[str]]:
+    """Per group of ``groups``, its members that are not in ``species`` (groups complete: left out)."""
+    known = set(species)
+    return {name: [s for s in members if s not in known] for name, members in groups.items()
+            if not set(members) <= known}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +136,10 @@ class RobustnessSettings:
 
 @dataclass(frozen=True)
 class RobustnessProblem:
-    """The model at its steady state: what every worker needs (picklable arrays)."""
+    """The model at its steady state: what every worker needs (picklable arrays).
+
+    ``paper``: group -> the published percentages at :data:`PAPER_TIMES` (empty but for the
+    model they were published for); ``skipped``: one line per group the model cannot form."""
 
     cm: CompiledModel
     ln_x: np.ndarray  # (n_sp,) model units
@@ -83,6 +147,8 @@ class RobustnessProblem:
     growth: int | None  # index of the growth reaction (None: the model has none; no biomass group)
     groups: dict[str, np.ndarray]  # group -> indices of balanced species (biomass: empty)
     turnover: np.ndarray  # (n_var,) 1/h, pool turnover of each balanced species at the state
+    paper: Mapping = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
 
     @property
     def species(self) -> list[str]:
@@ -95,29 +161,40 @@ class RobustnessProblem:
 
 
 def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings(),
-                       growth_reaction: str | None = None) -> RobustnessProblem:
-    """``cm`` must carry the state's Keq (``model_for_state``). The growth reaction defaults to
-    the only reaction whose id contains 'biomass' (none: no ``biomass`` group)."""
+                       growth_reaction: str | None = None, groups: dict[str, tuple[str, ...]] | None = None,
+                       paper: Mapping | None = None) -> RobustnessProblem:
+    """``cm`` must carry the state's Keq (``model_for_state``).
+
+    ``growth_reaction`` defaults to :func:`renaissance.growth.guess_growth_reaction` (none: no
+    ``biomass`` group). ``groups``: cofactor groups (name -> species ids), default the shipped
+    ``robustness_groups.yaml``; groups with a species that is not a balanced species of the model
+    are skipped (and named in ``skipped``), as is ``cytosolic`` when no balanced species is in
+    compartment c. ``paper`` defaults to the published table of the model's presets (empty for
+    any model but the one it was published for)."""
     reactions = cm.structure.reactions
     if growth_reaction is None:
-        candidates = [r for r in reactions if "biomass" in r.lower()]
-        if len(candidates) > 1:
-            raise RenaissanceError(f"growth reaction: {len(candidates)} reactions contain 'biomass' "
-                                   f"({candidates[:5]}); name one")
-        growth_reaction = candidates[0] if candidates else None
+        growth_reaction = guess_growth_reaction(reactions)
     if growth_reaction is not None and growth_reaction not in reactions:
         raise RenaissanceError(f"growth reaction '{growth_reaction}': not a reaction of the model")
     variables = cm.structure.variables
     index = {s: i for i, s in enumerate(variables)}
-    groups = {"biomass": np.zeros(0, dtype=np.int64)} if growth_reaction is not None else {}
-    for name, species in (("NADH", "nadh_c"), ("ATP", "atp_c"), ("NADPH", "nadph_c")):
-        if species in index:
-            groups[name] = np.array([index[species]])
-    groups["cytosolic"] = np.array([i for i, s in enumerate(variables) if cm.model.species.get(s) == "c"], dtype=np.int64)
+    cofactors = read_groups(ROBUSTNESS_GROUPS) if groups is None else groups
+    missing = missing_members(cofactors, variables)
+    skipped = [f"group {name} skipped: {', '.join(species)} not a balanced species of the model"
+               for name, species in missing.items()]
+    found = {"biomass": np.zeros(0, dtype=np.int64)} if growth_reaction is not None else {}
+    found.update({name: np.array([index[s] for s in members], dtype=np.int64)
+                  for name, members in cofactors.items() if name not in missing})
+    cytosolic = np.array([i for i, s in enumerate(variables) if cm.model.species.get(s) == CYTOSOL], dtype=np.int64)
+    if len(cytosolic):
+        found["cytosolic"] = cytosolic
+    else:
+        skipped.append(f"group cytosolic skipped: no balanced species in compartment {CYTOSOL}")
     arrays = state_arrays(cm, state, units)
     return RobustnessProblem(cm, arrays.ln_x, units.log_concentration_scale,
-                             None if growth_reaction is None else reactions.index(growth_reaction), groups,
-                             pool_turnover(cm, arrays) / units.time_scale)
+                             None if growth_reaction is None else reactions.index(growth_reaction), found,
+                             pool_turnover(cm, arrays) / units.time_scale,
+                             dict(model_presets(cm.model).paper if paper is None else paper), tuple(skipped))
 
 
 @dataclass(frozen=True)
@@ -282,7 +359,7 @@ class StudyResult:
         paper's (None where the paper gives no value)."""
         out = {}
         for group, d in self.deviations().items():
-            values = [paper_value(group, t) for t in self.settings.times_min]
+            values = [paper_value(group, t, self.problem.paper) for t in self.settings.times_min]
             out[group] = [None if p is None else float(tolerance_quantile(d, p / 100)[j]) for j, p in enumerate(values)]
         return out
 
@@ -292,7 +369,7 @@ class StudyResult:
         needed = self.paper_tolerances()
         for group, values in self.fractions().items():
             for j, (t, value) in enumerate(zip(times, values)):
-                paper, tol = paper_value(group, t), needed[group][j]
+                paper, tol = paper_value(group, t, self.problem.paper), needed[group][j]
                 lines.append(f"{group},{t:g},{float(value)!r},{'' if paper is None else paper / 100},"
                              f"{'' if tol is None else repr(tol)}")
         for t, row in zip(times, self.species_fractions()):

@@ -3,9 +3,9 @@
 File format (CSV, one header row; columns in any order)::
 
     name,min,max,value,unit,source
-    km_substrate1_ACONTa,0.5,0.9,,mM,a range
-    km_substrate1_ACONTb,,,0.13,mM,BRENDA 1
-    km_substrate1_ACONTb,,,0.16,mM,BRENDA 2
+    km_substrate1_R1,0.5,0.9,,mM,a range
+    km_substrate1_R2,,,0.13,mM,BRENDA 1
+    km_substrate1_R2,,,0.16,mM,BRENDA 2
 
 ``name`` and ``unit`` (M, mM, uM, µM or nM) are required. A row gives either a range
 (``min``, ``max``) or one measurement (``value``); several measurement rows of one Km are reduced

@@ -21,6 +21,7 @@ import numpy as np
 from ..dynamics.robustness import ModelResult, RobustnessProblem, RobustnessSettings, robustness_problem
 from ..dynamics.streaming import ModelPool
 from ..errors import RenaissanceError
+from ..growth import resolve_growth
 from ..stability import back_calculate_vmax
 from .settings import TrainSettings
 
@@ -43,11 +44,12 @@ def robustness_reward(cm, state, settings: TrainSettings) -> RobustnessReward:
 
     Raises RenaissanceError when the model has no growth reaction (the term scores growth)."""
     term = settings.robustness
-    problem = robustness_problem(cm, state, settings.problem.units, term.growth_reaction)
+    growth = resolve_growth(cm.structure.reactions, given=term.growth_reaction, constraints=settings.problem.constraints)
+    problem = robustness_problem(cm, state, settings.problem.units, growth)
     if problem.growth is None:
         raise RenaissanceError(
             f"{settings.problem.model}: robustness reward: the model has no growth reaction (no reaction id contains "
-            "'biomass'); name one with robustness.growth_reaction or set robustness.models_per_child = 0")
+            "'biomass' or 'growth'); name one with robustness.growth_reaction or set robustness.models_per_child = 0")
     dynamics = RobustnessSettings(perturbation=term.perturbation, times_min=(term.time_min,),
                                   tolerance=term.tolerance, seed=settings.seed)
     return RobustnessReward(problem, dynamics, term.models_per_child)

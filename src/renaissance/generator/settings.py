@@ -9,6 +9,7 @@ A training configuration is a TOML file with five tables; every key is optional:
     model = "ecoli_varma_curated.yaml"
     steady_state = "ecoli_steady_state.csv"   # or: states = "states.csv", state_index = 12
     fixed_km = "measured_km.csv"              # optional (see renaissance.generator.fixed_km)
+    constraints = "constraints.yaml"          # optional: the state's constraints (growth reaction)
 
     [units]                       # renaissance.settings.UnitSettings
     concentration_scale = 1e9
@@ -187,8 +188,9 @@ class RobustnessRewardSettings:
     ``tolerance`` of its steady-state value, f = the fraction of the balanced species back within
     ``tolerance``; a run that escapes or fails scores 0. A child's robustness score is the mean s
     of its tested models times its incidence (0 without a valid model), and ``weight`` x that
-    score is added to its reward. ``growth_reaction``: default the only reaction
-    whose id contains 'biomass'; a model without a growth reaction cannot use this term.
+    score is added to its reward. ``growth_reaction``: default the ``growth.reaction`` of
+    ``problem.constraints``, else the only reaction whose id contains 'biomass' or 'growth'
+    (:mod:`renaissance.growth`); a model without a growth reaction cannot use this term.
     """
 
     models_per_child: int = 0
@@ -217,7 +219,9 @@ class ProblemSettings:
     """What is parameterised: a model, one steady state, optional fixed/measured Km.
 
     The state is ``steady_state`` (an ``id,kind,value`` CSV) or row ``state_index`` of a
-    sampled-states file ``states``; exactly one of the two.
+    sampled-states file ``states``; exactly one of the two. ``constraints`` (optional): the
+    constraints file the state was made under; its ``growth.reaction`` is the growth reaction of
+    the robustness study and the bioreactor.
     """
 
     model: str
@@ -225,6 +229,7 @@ class ProblemSettings:
     states: str | None = None
     state_index: int = 0
     fixed_km: str | None = None
+    constraints: str | None = None
     units: UnitSettings = field(default_factory=UnitSettings)
 
     def __post_init__(self) -> None:
@@ -304,7 +309,7 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
         problem_table = dict(data.get("problem", {}))
         if "model" not in problem_table:
             raise ConfigError(located(source, "problem.model", "missing (path of a SKiMpy YAML model)"))
-        for key in ("model", "steady_state", "states", "fixed_km"):
+        for key in ("model", "steady_state", "states", "fixed_km", "constraints"):
             if problem_table.get(key) is not None:
                 problem_table[key] = str((Path(base_dir) / problem_table[key]).resolve())
         problem = build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
@@ -323,15 +328,29 @@ def load_settings(path: str | os.PathLike | None = None) -> TrainSettings:
 def configured_settings(config: str | os.PathLike | None = None, *, preset: str | None = None,
                         seed: int | None = None, generations: int | None = None, target_lambda: float | None = None,
                         reward: str | None = None, robustness_models: int | None = None,
-                        state: str | None = None) -> TrainSettings:
-    """The settings of ``config`` (default: the shipped E. coli one) with the command line's
-    overrides (``None``: keep the file's value).
+                        state: str | None = None, model: str | os.PathLike | None = None,
+                        constraints: str | os.PathLike | None = None) -> TrainSettings:
+    """The settings of ``config`` with the command line's overrides (``None``: keep the file's value).
 
+    Without ``config``: the shipped E. coli configuration, or, when ``model`` is given, the
+    model-neutral defaults (the dataclass defaults) for ``model`` at ``state`` (required then).
     A ``preset`` replaces the file's ``[generator]`` (but the bounds) and ``[nes]`` tables;
-    ``state`` is a shipped state's name (:data:`SHIPPED_STATES`) or a steady-state CSV and
-    replaces the file's ``steady_state`` / ``states`` + ``state_index``.
+    ``state`` replaces the file's ``steady_state`` / ``states`` + ``state_index``: a steady-state
+    CSV, or, without ``model``, a shipped E. coli state's name (:data:`SHIPPED_STATES`);
+    ``model`` and ``constraints`` replace the file's ``problem.model`` / ``problem.constraints``.
     """
-    data = settings_to_dict(load_settings(config))
+    if model is not None and config is None:
+        if state is None:
+            raise ConfigError(f"{model}: --model needs --state SS.csv, a steady state of this model "
+                              "(renaissance steady-state --model MODEL --constraints C.yaml --out SS.csv)")
+        data = {"problem": {"model": str(model), "steady_state": str(state)}, "generator": {}, "nes": {},
+                "robustness": {}}
+    else:
+        data = settings_to_dict(load_settings(config))
+        if state is not None:
+            path = shipped_state(state) if model is None else Path(state)
+            data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
+                               "steady_state": str(path)}
     for key, value in (("preset", preset), ("seed", seed)):
         if value is not None:
             data[key] = value
@@ -343,10 +362,10 @@ def configured_settings(config: str | os.PathLike | None = None, *, preset: str 
             data["nes"][key] = value
     if robustness_models is not None:
         data["robustness"]["models_per_child"] = robustness_models
-    if state is not None:
-        data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
-                           "steady_state": str(shipped_state(state))}
-    return settings_from_dict(data, source=str(config or "shipped config"))
+    for key, value in (("model", model), ("constraints", constraints)):
+        if value is not None:
+            data["problem"][key] = str(value)
+    return settings_from_dict(data, source=str(config or model or "shipped config"))
 
 
 def settings_to_dict(settings: TrainSettings) -> dict:

@@ -45,7 +45,7 @@ class Constraint:
     key: str = ""
 
     def describe(self, s: TFASettings) -> str:
-        """Readable form with the value from ``s``, e.g. ``"flux bound GLCtex in [0, 15] [flux_bounds]"``."""
+        """Readable form with the value from ``s``, e.g. ``"flux bound EX_substrate in [0, 15] [flux_bounds]"``."""
         g, k = self.group, self.key
         if g == "growth":
             text = (f"growth {s.growth_scaling:g} x v({s.growth_reaction}) >= min_growth = {s.min_growth:g} 1/h")
@@ -335,7 +335,7 @@ def growth_limit(cm: CompiledModel, s: TFASettings, units: UnitSettings = UnitSe
 
 
 def _bound_source(r: str, value: float, upper: bool, reversible: bool, s: TFASettings) -> str:
-    """``"GLCtex <= 15 [flux_bounds]"`` and the like: which setting a binding bound comes from."""
+    """``"EX_substrate <= 15 [flux_bounds]"`` and the like: which setting a binding bound comes from."""
     if r in s.fixed_fluxes:
         return f"{r} = {value:g} [fixed_fluxes]"
     op = "<=" if upper else ">="
@@ -394,7 +394,9 @@ def conflict_message(cm: CompiledModel, s: TFASettings, conflict: Conflict,
 
 
 def describe_group(group: str, s: TFASettings) -> str:
-    """One constraint group of ``s`` in words with its values, e.g. ``"fixed_fluxes (ANTHtex = 0.14)"``."""
+    """One constraint group of ``s`` in words with its values, e.g. ``"fixed_fluxes (EX_product = 0.14)"``."""
+    if group == "growth" and s.growth_reaction is None:
+        return "growth (no growth reaction)"
     if group == "growth":
         return f"growth ({s.growth_scaling:g} x v({s.growth_reaction}) >= min_growth = {s.min_growth:g} 1/h)"
     if group == "fixed_fluxes":

@@ -3,46 +3,47 @@
 A constraints file holds everything :class:`~renaissance.steadystate.settings.TFASettings` holds,
 plus measured concentrations with their sources. It is read with ``yaml.safe_load`` semantics
 (duplicate keys refused). Units: fluxes in mmol/gDW/h, growth in 1/h, concentrations in mol/L,
-displacements as dG/RT (dimensionless). Every key but ``growth.reaction`` is optional; unknown
-keys are errors. Layout (the shipped E. coli case, ``renaissance/data/ecoli_constraints.yaml``,
-uses every section)::
+displacements as dG/RT (dimensionless). Every key is optional (``growth.scaling`` and
+``growth.min`` need ``growth.reaction``); unknown keys are errors. Layout, with placeholder ids
+(the shipped E. coli file ``renaissance/data/ecoli_constraints.yaml`` uses every section;
+``renaissance init`` writes a starter file for any model)::
 
-    growth:                      # growth [1/h] = scaling x v(reaction)
-      reaction: LMPD_biomass_c_1_420    # required
+    growth:                      # growth [1/h] = scaling x v(reaction); no section: no growth bound
+      reaction: BIOMASS          # the lumped biomass reaction
       scaling: 5.0e5             # default 1
       min: 0.26                  # lower bound on growth, 1/h; default 0
     fluxes:                      # mmol/gDW/h
       default_bound: 100         # |v| <= this for every reaction not in `bounds`
-      fixed: {ANTHtex: 0.14}     # fluxes held exactly
-      bounds: {GLCtex: [0, 15], ACtex: [-100, 0]}   # [lo, hi]; lo >= 0 fixes the direction
-      fixed_directions: {CBL1tonex: 1}              # +1 forward, -1 backward
+      fixed: {EX_product: 0.14}  # fluxes held exactly
+      bounds: {EX_substrate: [0, 15], EX_byproduct: [-100, 0]}   # [lo, hi]; lo >= 0 fixes the direction
+      fixed_directions: {TRANSPORT: 1}              # +1 forward, -1 backward
       min_abs_flux: 1.0e-6       # every reaction not bounded to 0 carries |v| >= this
       flux_budget: 2.0           # total flux <= this x its minimum; null: no budget
     concentrations:              # mol/L
       default_bounds: [1.0e-7, 2.0e-2]              # every species not listed below
-      bounds: {h_c: [3.16e-9, 1.0e-6]}              # per species; override `measured`
+      bounds: {proton_c: [3.16e-9, 1.0e-6]}         # per species; override `measured`
       measured:                  # value v -> bounds [v / fold, v x fold]
         fold: 2                  # default 2 ("within twofold"); an entry may set its own
         values:
-          g6p_c: {value: 7.88e-3, source: "Park et al. 2016, Suppl. Table 5", note: "free text"}
-          glu_L_c: {value: 9.6e-2, fold: 1.5, source: "..."}   # own fold
+          a_c: {value: 7.88e-3, source: "Author et al. 2016, Suppl. Table 5", note: "free text"}
+          b_c: {value: 9.6e-2, fold: 1.5, source: "..."}   # own fold
       measured_not_applied:      # same layout plus `why`; recorded, not applied
         values:
-          phpyr_c: {value: 8.98e-5, source: "Bennett et al. 2009, ...", why: "infeasible with ..."}
+          c_c: {value: 8.98e-5, source: "Author et al. 2009, ...", why: "infeasible with ..."}
     thermodynamics:
       min_margin: 0.12           # |dG/RT| >= this for every reversible reaction with flux
-      dg_bounds: {ATPS4rpp: [-0.15, 0.15]}          # dG/RT bounds (.inf allowed)
-      ln_keq_uncertainty: {default: 0.0, reactions: {PGI: 0.5}}   # half-widths in ln units
+      dg_bounds: {SYNTHASE: [-0.15, 0.15]}          # dG/RT bounds (.inf allowed)
+      ln_keq_uncertainty: {default: 0.0, reactions: {ISOMERASE: 0.5}}   # half-widths in ln units
     solver:
       time_limit: 60             # seconds for the direction MILP
       weight_spread: 1.0         # spread of the analytic-centre weights (0: plain centre)
 
-Defaults: keys left out take the (model-neutral) :class:`TFASettings` defaults:
-``growth.scaling`` 1, ``growth.min`` 0, ``default_bound`` 100, ``default_bounds``
+Defaults: keys left out take the (model-neutral) :class:`TFASettings` defaults: no growth
+reaction, ``growth.scaling`` 1, ``growth.min`` 0, ``default_bound`` 100, ``default_bounds``
 [1e-7, 2e-2] mol/L, ``min_margin`` 0.12, ``min_abs_flux`` 1e-6, ``flux_budget`` 2,
 ``time_limit`` 60, ``weight_spread`` 1, ``ln_keq_uncertainty.default`` 0; tables left out
 (``fixed``, ``bounds``, ``fixed_directions``, ``dg_bounds``, ...) are empty, so a file states
-its whole constraint set. A file with only ``growth.reaction`` gives ``TFASettings(growth_reaction=...)``.
+its whole constraint set. An empty file gives ``TFASettings()``, the model-neutral defaults.
 
 Concentration bounds of a species: its ``concentrations.bounds`` entry if any, else the
 bounds from its ``measured`` value (even where they leave ``default_bounds``), else
@@ -64,12 +65,12 @@ from .._files import write_text_atomic
 from ..errors import ConstraintsError, ModelFormatError, located
 from ..model.compiled import CompiledModel
 from ..model.io import read_yaml
-from ..shipped import ECOLI_CONSTRAINTS
+from ..shipped import ECOLI_CONSTRAINTS, model_presets
 from .settings import TFASettings
 
 __all__ = [
     "ECOLI_CONSTRAINTS", "Constraints", "Measurement", "constraints_from_dict", "constraints_to_dict",
-    "load_constraints", "read_constraints", "save_constraints",
+    "load_constraints", "model_constraints", "read_constraints", "save_constraints",
 ]
 
 _SECTIONS = {
@@ -133,6 +134,15 @@ def _explicit_bounds(species_bounds, measured) -> dict:
 # --------------------------------------------------------------------------- reading
 
 
+def model_constraints(cm: CompiledModel, path: str | os.PathLike | None = None) -> tuple[TFASettings, str | None]:
+    """(settings, file) of the constraints of ``cm``: the file ``path``; without one, the
+    constraints of the model's presets (the shipped E. coli constraints for the shipped E. coli
+    model, :func:`renaissance.shipped.model_presets`); for any other model the model-neutral
+    ``TFASettings()`` defaults (no growth bound, default flux and concentration bounds) and file None."""
+    path = model_presets(cm.model).constraints if path is None else path
+    return (TFASettings(), None) if path is None else (load_constraints(path, cm), str(path))
+
+
 def load_constraints(path: str | os.PathLike, cm: CompiledModel | None = None) -> TFASettings:
     """The :class:`TFASettings` of a constraints file (see the module docstring for the layout).
 
@@ -171,9 +181,11 @@ def constraints_from_dict(data: object, source: str | None = None, cm: CompiledM
 
 
 def _growth(r: _Reader, g: dict) -> dict:
-    """TFASettings fields of the ``growth`` section."""
+    """TFASettings fields of the ``growth`` section (none when it is left out: no growth bound)."""
+    if not g:
+        return {}
     if "reaction" not in g:
-        raise r.fail("growth.reaction", "missing: the growth reaction is required")
+        raise r.fail("growth.reaction", f"missing: {sorted(g)} need the growth reaction they apply to")
     return dict(
         growth_reaction=r.identifier(g["reaction"], "growth.reaction"),
         growth_scaling=r.number(g.get("scaling", _DEFAULT["growth_scaling"]), "growth.scaling", positive=True),
@@ -253,7 +265,7 @@ def _ids(ids) -> str:
 def _check_ids(cm: CompiledModel, kw: dict, explicit: dict, measured: dict, not_applied: dict,
                source: str | None) -> None:
     reactions, species = set(cm.structure.reactions), set(cm.species)
-    if kw["growth_reaction"] not in reactions:
+    if kw.get("growth_reaction") is not None and kw["growth_reaction"] not in reactions:
         raise ConstraintsError(located(source, "growth.reaction",
                                        f"unknown reaction {kw['growth_reaction']!r}"))
     checks = [
@@ -397,8 +409,10 @@ def constraints_to_dict(settings: TFASettings | Constraints) -> dict:
         concentrations["measured"] = _measured_dict(measured, why=False)
     if not_applied:
         concentrations["measured_not_applied"] = _measured_dict(not_applied, why=True)
+    growth = {} if s.growth_reaction is None else {
+        "growth": {"reaction": s.growth_reaction, "scaling": float(s.growth_scaling), "min": float(s.min_growth)}}
     return {
-        "growth": {"reaction": s.growth_reaction, "scaling": float(s.growth_scaling), "min": float(s.min_growth)},
+        **growth,
         "fluxes": {
             "default_bound": float(s.default_flux_bound),
             "fixed": {r: float(v) for r, v in s.fixed_fluxes.items()},

@@ -23,7 +23,7 @@ Two kinds of closed loops matter for a second-law-consistent steady state:
   boundary species included (no exchange with the environment), within the directions the
   flux settings allow. A loop of reversible reactions is excluded by the second law exactly
   when it is not an energy-generating cycle in an allowed direction. A loop through
-  irreversible reactions (no Keq: no second-law constraint in the TFA, e.g. ATPM, the
+  irreversible reactions (no Keq: no second-law constraint in the TFA, e.g. ATP maintenance, the
   respiratory chain, biomass) is generally *not* excluded: those are the dangerous ones.
 
 Method: minimal-support loops are found by a MILP (HiGHS via :func:`scipy.optimize.milp`):
@@ -86,7 +86,7 @@ class Cycle:
         return list(self.coefficients)
 
     def equation(self) -> str:
-        """``"ATPS4rpp + COLIPAabctex - 4 CBL1tonex"`` (members in the order stored)."""
+        """``"R1 + R2 - 4 R3"`` (members in the order stored)."""
         parts = []
         for i, (r, c) in enumerate(self.coefficients.items()):
             mag = abs(c)

@@ -97,7 +97,7 @@ def check_names(cm: CompiledModel, s: TFASettings) -> None:
     """Raise ValueError if ``s`` names a reaction or species that ``cm`` lacks, or bounds dG/RT of
     an irreversible reaction."""
     reactions, species = set(cm.structure.reactions), set(cm.species)
-    if s.growth_reaction not in reactions:
+    if s.growth_reaction is not None and s.growth_reaction not in reactions:
         raise ValueError(f"TFASettings.growth_reaction == {s.growth_reaction!r} is not a reaction of the model")
     for name in ("fixed_fluxes", "flux_bounds", "dg_bounds", "fixed_directions"):
         unknown = sorted(set(getattr(s, name)) - reactions)
@@ -121,7 +121,8 @@ def build_problem(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: 
     rxns = cm.structure.reactions
     ridx = {r: k for k, r in enumerate(rxns)}
     scale = np.ones(len(rxns))
-    scale[ridx[s.growth_reaction]] = s.growth_scaling
+    if s.growth_reaction is not None:
+        scale[ridx[s.growth_reaction]] = s.growth_scaling
     v_lo, v_hi = _flux_bounds(cm, s, ridx, drop)
     conflicts = [f"flux of '{rxns[k]}': lower bound {v_lo[k]:g} > upper bound {v_hi[k]:g}"
                  for k in np.flatnonzero(v_lo > v_hi)]
@@ -150,13 +151,13 @@ def build_problem(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: 
 def _flux_bounds(cm: CompiledModel, s: TFASettings, ridx: dict, drop: frozenset) -> tuple[np.ndarray, np.ndarray]:
     """(v_lo, v_hi) (n_rxn,) in mmol/gDW/h: default bound, flux bounds, growth, fixed fluxes, irreversibility."""
     n_rxn = len(ridx)
-    g = ridx[s.growth_reaction]
     v_lo = np.full(n_rxn, -s.default_flux_bound)
     v_hi = np.full(n_rxn, s.default_flux_bound)
     if "flux_bounds" not in drop:
         for r, (lo, hi) in s.flux_bounds.items():
             v_lo[ridx[r]], v_hi[ridx[r]] = lo, hi
-    if "growth" not in drop:
+    if "growth" not in drop and s.growth_reaction is not None:
+        g = ridx[s.growth_reaction]
         v_lo[g] = max(v_lo[g], s.min_growth / s.growth_scaling)
     if "fixed_fluxes" not in drop:
         for r, val in s.fixed_fluxes.items():
@@ -470,6 +471,8 @@ def interior_point(A_eq, b_eq: np.ndarray, lo: np.ndarray, hi: np.ndarray, weigh
 def _newton_centre(G, h: np.ndarray, Z: np.ndarray, y: np.ndarray, omega: np.ndarray) -> np.ndarray:
     """Maximise sum_i omega_i ln(h - G y)_i over y + Z w from the strictly feasible ``y`` (damped Newton)."""
     M = G @ Z  # (n_ineq, n_null): d s / d w = -M
+    if M.shape[1] == 0:  # the equalities fix the point: nothing to centre
+        return y
     slack = h - G @ y
 
     def phi(sl):

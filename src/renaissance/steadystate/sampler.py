@@ -596,7 +596,7 @@ def sample_steady_states(
     burn_in: int | None = None,
     n_chains: int | None = None,
     n_threads: int | None = None,
-    watch: tuple = ("ATPS4rpp",),
+    watch: tuple | None = None,
     progress=None,
 ) -> StateSample:
     """``n`` steady states drawn uniformly from the TFA feasible set of ``cm`` (see module docstring).
@@ -626,8 +626,9 @@ def sample_steady_states(
         states); each keeps about n / (n_patterns n_chains) states.
     n_threads : int, optional
         Worker threads (default: the cores available); the output does not depend on it.
-    watch : tuple of str
-        Reactions whose dG/RT quantiles the report lists (those present in the model).
+    watch : tuple of str, optional
+        Reactions whose dG/RT quantiles the report lists (those present in the model and
+        reversible); default: the reactions whose dG/RT the constraints bound (``dg_bounds``).
     progress : callable(int), optional
         Called with integer advances that sum to ``n`` (e.g. a rich progress bar's advance).
 
@@ -664,7 +665,8 @@ def sample_steady_states(
                            progress, n)
         sample = _assemble(cm, p, units, unc, patterns, counts, results)
         report = _report(cm, p, settings, sample, patterns, polys, results, _chains_layout(counts[0], n_chains)[0],
-                         burn_in, thinning, watch, time.perf_counter() - start)
+                         burn_in, thinning, tuple(settings.dg_bounds) if watch is None else watch,
+                         time.perf_counter() - start)
     return StateSample(**sample, seed=seed, report=report)
 
 

@@ -1,8 +1,8 @@
 """Settings of the thermodynamics-based steady-state problem (:class:`TFASettings`).
 
-The defaults are model-neutral: no table names a reaction or species, growth is the raw flux of
-the growth reaction (scaling 1) without a lower bound, and the numbers are generic limits and
-solver settings. A model's constraints (the E. coli case: ``renaissance/data/ecoli_constraints.yaml``)
+The defaults are model-neutral: no growth reaction (no growth bound), no table names a reaction
+or species, and the numbers are generic limits and solver settings. A model's constraints (the
+E. coli case: ``renaissance/data/ecoli_constraints.yaml``)
 come from its constraints file, read by :func:`renaissance.steadystate.constraints.load_constraints`.
 """
 
@@ -31,10 +31,13 @@ class TFASettings:
 
     Parameters
     ----------
-    growth_reaction : str
-        Lumped biomass reaction (required); growth [1/h] = ``growth_scaling`` x its flux.
+    growth_reaction : str or None
+        Lumped biomass reaction; growth [1/h] = ``growth_scaling`` x its flux. None (the
+        default): the model has no growth constraint, and ``growth_scaling`` and
+        ``min_growth`` must keep their defaults.
     growth_scaling : float
-        > 0; default 1 (the E. coli case: 5e5, DM_biomass / LMPD_biomass_c_1_420).
+        > 0; default 1 (the shipped E. coli case: 5e5, the ratio of its demand and lumped
+        biomass reactions).
     min_growth : float
         Lower bound on growth in 1/h (group ``growth``); default 0.
     fixed_fluxes : dict reaction -> float
@@ -84,7 +87,7 @@ class TFASettings:
         A number, interval or direction out of its range (names the field and the value).
     """
 
-    growth_reaction: str
+    growth_reaction: str | None = None
     growth_scaling: float = 1.0
     min_growth: float = 0.0
     fixed_fluxes: dict = field(default_factory=dict)
@@ -110,6 +113,9 @@ class TFASettings:
             check_float(getattr(self, f), name(f), low=0.0, low_open=True)
         for f in ("min_growth", "min_margin", "min_abs_flux", "weight_spread", "default_ln_keq_uncertainty"):
             check_float(getattr(self, f), name(f), low=0.0)
+        if self.growth_reaction is None and (self.growth_scaling != 1.0 or self.min_growth != 0.0):
+            raise ValueError(f"TFASettings.growth_reaction == None, but growth_scaling == {self.growth_scaling!r} and "
+                             f"min_growth == {self.min_growth!r}: name the growth reaction they apply to")
         if self.flux_budget is not None:
             check_float(self.flux_budget, name("flux_budget"), low=1.0, low_open=True)
         check_interval(self.concentration_bounds, name("concentration_bounds"), positive=True)
