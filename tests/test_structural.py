@@ -83,7 +83,7 @@ def test_species_no_rate_law_reads_is_a_dead_end():
     data["parameters"]["k_equilibrium_R4"] = 1.0
     cm = compile_model(model_from_dict(data))
     assert cm.structure.n_independent == 4 and not len(cm.structure.dependent)
-    state = _state(cm, {"UPT": 1.0, "R1": 1.0, "EX": 1.0, "R3": 1.0, "R4": 1.0}) 
+    state = _state(cm, {"UPT": 1.0, "R1": 1.0, "EX": 1.0, "R3": 1.0, "R4": 1.0})
     state = SteadyState({**state.concentrations, "D_e": 1.0}, state.fluxes)
     validate_steady_state(cm, state, UNITS)
     modes = structural_modes(cm, state_arrays(cm, state, UNITS))

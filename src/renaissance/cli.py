@@ -128,6 +128,11 @@ def check_model(
         note = dependent_note(kinetic, st)
         if note:
             console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        for label, bc in kinetic.boundary_conditions.items():
+            if bc.kind == "BoundaryFlux":
+                console.print(f"note: boundary condition '{label}' (BoundaryFlux {bc.flux:g} on {bc.species}) is kept but "
+                              "does not enter the model's ODE, as in SKiMpy's KineticModel (only its Reactor applies "
+                              "boundary fluxes)", highlight=False, soft_wrap=True)
 
     _guard(run)
 
@@ -144,22 +149,30 @@ def _pool_text(pool: dict[str, float]) -> str:
 
 @app.command()
 def stability(
-    km: Annotated[Path, typer.Option(help="Km CSV: header = Km names, one set per row, mol/L.")],
+    km: Annotated[Path, typer.Option(help=(
+        "Km CSV (header = constant names, one set per row, mol/L), or a SKiMpy YAML model whose "
+        "parameters carry the constants (give --km-scale)."))],
     steady_state: Annotated[Path, typer.Option(help="Steady state CSV (id,kind,value).")],
     out: Annotated[Path, typer.Option(help="Output CSV: lambda_max,valid,reason per Km row.")],
     model: ModelOption = ECOLI,
+    km_scale: Annotated[Optional[float], typer.Option(help=(
+        "Concentration unit of the constants in a --km model file, per mol/L (1e6: uM, as SKiMpy's "
+        "varma_strain files; 1e9: nM)."))] = None,
     threshold: ThresholdOption = -2.5,
     backend: BackendOption = Backend.numpy,
     device: Annotated[str, typer.Option(help="torch device, e.g. cuda.")] = "cpu",
     threads: ThreadsOption = None,
     force: ForceOption = False,
 ) -> None:
-    """lambda_max and validity of every Km set at a steady state."""
+    """lambda_max and validity of every Km set at a steady state (Michaelis, inhibition and
+    activation constants; Vmax back-calculated from the state)."""
     from .model import compile_model, load_model
     from ._files import output_path, write_text_atomic
     from .stability import prepare_stability
-    from .stability.km import read_km_table
-    from .steadystate import read_steady_state, validate_steady_state
+    from .stability.km import read_km_table, read_model_constants
+    from .stability.structural import structural_modes
+    from .steadystate import read_steady_state, state_arrays, validate_steady_state
+    from .steadystate.table import model_for_state
 
     def run():
         output_path(out, force=force)
@@ -167,8 +180,18 @@ def stability(
         state = read_steady_state(steady_state)
         validate_steady_state(cm, state)
         problem = prepare_stability(cm, state)
+        for mode in structural_modes(model_for_state(cm, state), state_arrays(model_for_state(cm, state), state)):
+            _print_warning(f"{steady_state}: {mode.describe()}")
         names = [n for n, used in zip(cm.km_names, cm.km_used) if used]
-        km_sets = read_km_table(km, cm.km_names, required=names)
+        if km.suffix.lower() in (".yml", ".yaml"):
+            if km_scale is None:
+                raise RenaissanceError(f"{km}: a model file's constants have no unit; give --km-scale (1e6 if they "
+                                       "are in uM, 1e9 if in nM)")
+            km_sets = read_model_constants(km, cm.km_names, km_scale, required=names)
+            console.print(f"constants read from {km}: {len(names)} that enter the rate laws, in "
+                          f"1/{km_scale:g} mol/L (--km-scale)", highlight=False, soft_wrap=True)
+        else:
+            km_sets = read_km_table(km, cm.km_names, required=names)
         start = time.perf_counter()
         results = _evaluate_with_progress(problem, km_sets, threshold=threshold, backend=backend.value,
                                           device=device, n_threads=threads, mode="exact")
@@ -917,22 +940,34 @@ def import_skimpy(
     out: Annotated[Path, typer.Option(help="Km table (CSV, mol/L) for renaissance stability --km.")],
     model: ModelOption = ECOLI,
     concentration_scale: Annotated[float, typer.Option(help="The file's concentration unit in 1/(mol/L).")] = 1e9,
+    force: ForceOption = False,
 ) -> None:
-    """Read a SKiMpy population's Km into a Km table (checked against the model's Km names)."""
-    from .interop.skimpy import read_skimpy_population
-    from .model import load_model
+    """Read the constants of a SKiMpy population (Km, inhibition and activation constants) into a
+    Km table, checked against the model; the file's other names are counted, unknown ones listed."""
+    from ._files import output_path
+    from .interop.skimpy import import_constants, read_skimpy_population
+    from .model import compile_model, load_model
     from .stability.km import write_km_table
 
     def run():
+        output_path(out, force=force)
         sets = read_skimpy_population(population)
-        km_names = load_model(model).km_names
-        index = {n: i for i, n in enumerate(sets.names)}
-        missing = [n for n in km_names if n not in index]
-        if missing:
-            raise RenaissanceError(f"{population}: Km {missing[:5]} not in parameter_names ({len(missing)} in all)")
-        km = sets.values[:, [index[n] for n in km_names]] / concentration_scale
-        write_km_table(out, km, km_names)
-        console.print(f"wrote {len(km)} Km sets to {out}")
+        kinetic = load_model(model)
+        cm = compile_model(kinetic)
+        required = [n for n, used in zip(cm.km_names, cm.km_used) if used]
+        imported = import_constants(sets, kinetic, cm.km_names, required, concentration_scale, str(population))
+        write_km_table(out, imported.km, imported.km_names)
+        kinds = Counter(cm.km_kinds)
+        console.print(f"wrote {len(imported.km)} parameter sets x {len(cm.km_names)} constants ("
+                      + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + f") to {out}",
+                      highlight=False, soft_wrap=True)
+        if imported.known:
+            console.print("also in the file, not imported: " + ", ".join(f"{n} {k}" for k, n in imported.known.items())
+                          + " (Vmax are back-calculated from a steady state; Keq and concentrations belong to the "
+                          "states the sets were made for)", highlight=False, soft_wrap=True)
+        if imported.unplaced:
+            _print_warning(f"{population}: {len(imported.unplaced)} names this model does not know: "
+                           + ", ".join(imported.unplaced[:10]) + (" ..." if len(imported.unplaced) > 10 else ""))
 
     _guard(run)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .mechanisms import (MECHANISMS, mechanism_constants, mechanism_fixed_parameters, modifier_constants,
-                         modifier_fixed_parameters, parse_role)
+                         modifier_fixed_parameters)
 
 
 @dataclass(frozen=True)
