@@ -172,12 +172,6 @@ def test_robustness_command_groups_and_growth(kin_varma_population, tmp_path):
 # --------------------------------------------------------------------------- no E. coli id in the code
 
 #: E. coli ids still in docstring examples of modules owned by another change (to be reworded there)
-KNOWN = {("src/renaissance/interop/sbml.py", "D-LACt2pp"), ("src/renaissance/interop/skimpy.py", "ACALD"),
-         ("src/renaissance/model/kinetic_model.py", "glc_D_e"), ("src/renaissance/model/kinetic_model.py", "h_c"),
-         ("src/renaissance/model/kinetic_model.py", "PGI"), ("src/renaissance/model/mechanisms.py", "fdp_c"),
-         ("src/renaissance/model/mechanisms.py", "PFK")}
-
-
 def test_no_ecoli_id_in_the_code(ecoli):
     """Every reaction and species id of the E. coli model (3+ characters, as a word or inside a
     longer name) and its subsystem names: none in src/**/*.py. E. coli values live in data files
@@ -191,4 +185,4 @@ def test_no_ecoli_id_in_the_code(ecoli):
     for path in sorted((ROOT / "src" / "renaissance").rglob("*.py")):
         for match in words.finditer(path.read_text(encoding="utf-8")):
             found.add((str(path.relative_to(ROOT)), match[1]))
-    assert found - KNOWN == set()
+    assert found == set()

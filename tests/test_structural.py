@@ -153,3 +153,14 @@ def test_coefficients_that_do_not_rationalise_are_one_error():
     with pytest.raises(ModelFormatError, match=r"0 exact conservation relations but the stoichiometric matrix is "
                                                r"rank deficient by 1.*reactions \['R1', 'R2'\]"):
         compile_model(model_from_dict(data, source="m.yaml"))
+
+
+def test_landscape_names_the_structural_mode(tmp_path):
+    from renaissance.analysis.landscape import LandscapeSettings, score_state
+
+    side = {"SIDE": {"mechanism": {"class": "ReversibleMichaelisMenten", "substrate": "c", "product": "d"}}}
+    cm = compile_model(model_from_dict(_chain_model(side, ("c", "d"))))
+    state = _state(cm, {"UPT": 1.0, "R1": 1.0, "EX": 1.0, "SIDE": 0.0})
+    row = score_state(cm, state, 3, LandscapeSettings(units=UNITS))
+    assert row["reason"] == "structural_zero_mode" and "state 3: no parameter set can be valid" in row["detail"]
+    assert row["admits"] is False

@@ -344,6 +344,7 @@ def screen(
     from .model import compile_model, load_model
     from .stability import prepare_stability
     from .stability.km import sample_log_uniform_km
+    from .stability.structural import check_structure
     from .steadystate import validate_steady_state
 
     def run():
@@ -355,6 +356,7 @@ def screen(
         report = validate_steady_state(cm, state)
         console.print(f"state 0: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, smallest |dG/RT| "
                       f"{report.min_margin:.3g} ({report.min_margin_reaction})")
+        check_structure(cm, state, label="sampled state 0")
         problem = prepare_stability(cm, state)
         km_sets = sample_log_uniform_km(n, len(cm.km_names), seed=seed)
         for mode in ("decide", "exact"):

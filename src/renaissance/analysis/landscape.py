@@ -12,6 +12,8 @@ model without a growth reaction -- is back within ``tolerance`` ``time_min`` min
 
 * ``invalid_state`` -- the state fails validation (message in ``detail``);
 * ``flux_against_displacement`` -- some flux opposes its dG, so every Vmax set is negative;
+* ``structural_zero_mode`` -- an eigenvalue is 0 for every Km set (a reaction with zero flux
+  freezing a pool, or a species no rate law reads; :mod:`renaissance.stability.structural`);
 * ``km_independent_unstable_mode`` -- lambda_max > 0 and the search moved it by < 1%: a mode no
   Km set can stabilise (E. coli: the cytosolic/periplasmic proton pair when ATP synthase is far from equilibrium);
 * ``unstable_mode`` -- lambda_max > 0 at the best set found;
@@ -47,10 +49,11 @@ from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
 from ..dynamics.resumable import ResultTable, refuse_changed_settings
 from ..dynamics.robustness import RobustnessSettings, returned, robustness_problem, run_model
 from ..dynamics.streaming import csv_text
-from ..errors import RenaissanceError, SteadyStateError, located
+from ..errors import RenaissanceError, SteadyStateError, StructureError, located
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from ..stability import back_calculate_vmax, jacobians_and_vmax, prepare_stability
+from ..stability.structural import check_structure
 from ..steadystate import SteadyState, validate_steady_state
 from ..steadystate.table import model_for_state
 from .search import SearchSettings, search_fast_km
@@ -134,8 +137,11 @@ def score_state(cm: CompiledModel, state: SteadyState, index: int, settings: Lan
         try:
             validate_steady_state(cm, state, settings.units)
             problem = prepare_stability(cm, state, settings.units)
+            check_structure(cm, state, settings.units, f"state {index}")
         except SteadyStateError as exc:
             row.update(reason="invalid_state", detail=str(exc))
+        except StructureError as exc:
+            row.update(reason="structural_zero_mode", detail=str(exc))
         else:
             if problem.wrong_direction:
                 row.update(reason="flux_against_displacement", detail=" ".join(problem.wrong_direction[:5]))

@@ -13,7 +13,7 @@ nmol (litre volumes) and Km, Vmax and Keq keep their model-unit values. Compartm
 ``volume_<c> / cell_volume_<c>``, so that SBML's d[x]/dt = sum_k S_ik v_k / size equals the
 model's dx/dt = w_i sum_k S_ik v_k. Boundary species are constant. SBML ids must match
 ``[A-Za-z_][A-Za-z0-9_]*``: other characters become ``_`` and the model's id is kept as the
-element's name (``D-LACt2pp`` -> id ``D_LACt2pp``, name ``D-LACt2pp``).
+element's name (``R-1`` -> id ``R_1``, name ``R-1``).
 
 libSBML writes doubles with 15 significant digits, so values read back agree to ~5e-15
 relative. Import (:func:`read_sbml`) reads back exactly this subset: species with their compartments,

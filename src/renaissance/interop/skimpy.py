@@ -3,8 +3,8 @@
 
 Layout (one file)::
 
-    parameter_names       (P,) variable-length str   e.g. km_substrate1_ACALD, vmax_forward_ACALD,
-                                                       k_equilibrium_ACALD
+    parameter_names       (P,) variable-length str   e.g. km_substrate1_R1, vmax_forward_R1,
+                                                       k_equilibrium_R1
     num_parameters_sets   scalar int                 N
     index                 (N,) variable-length str   optional labels of the sets (SKiMpy >= 0.9)
     parameter_set_<i>     (P,) float64, i = 0..N-1   one dataset per set, values in model units

@@ -16,7 +16,7 @@ from .mechanisms import (MECHANISMS, mechanism_constants, mechanism_fixed_parame
 class Modifier:
     """A modifier of one reaction: a small molecule, an activator or an inhibitor.
 
-    ``key`` is the YAML label (e.g. ``DSM_h_c``), ``kind`` the SKiMpy class name,
+    ``key`` is the YAML label (e.g. ``DSM_x``), ``kind`` the SKiMpy class name,
     ``stoichiometry`` the signed coefficient nu of ``species`` (negative: consumed; 0 for
     activators and inhibitors, which are not reactants).
     """
@@ -120,9 +120,9 @@ class KineticModel:
     reactions : dict
         Reaction id -> :class:`Reaction`, in file order.
     boundary_conditions : dict
-        Label (e.g. ``CC_glc_D_e``) -> :class:`BoundaryCondition`.
+        Label (e.g. ``CC_<species>``) -> :class:`BoundaryCondition`.
     parameters : dict
-        Flat parameter symbol -> value (None when unset), e.g. ``k_equilibrium_PGI``.
+        Flat parameter symbol -> value (None when unset), e.g. ``k_equilibrium_<reaction>``.
     dependent_reactants : tuple
         Dependent species as listed in the file (recomputed by the structure analysis).
     extra : dict

@@ -175,7 +175,7 @@ def km_name(role: str, reaction_id: str) -> str:
 
 
 def modifier_parameter(parameter: str, kind: str, species: str, reaction_id: str) -> str:
-    """SKiMpy name of a modifier's parameter, e.g. ``k_inhibition_IM_fdp_c_PFK``."""
+    """SKiMpy name of a modifier's parameter, e.g. ``k_inhibition_IM_<species>_<reaction>``."""
     return f"{parameter}_{MODIFIERS[kind].prefix}_{species}_{reaction_id}"
 
 
