@@ -111,9 +111,9 @@ def import_constants(sets: ParameterSets, model: KineticModel, km_names, require
         row, col = bad[0]
         raise ParameterFileError(located(source, f"set {sets.index[row]}, '{km_names[col]}'",
                                          f"value {km[row, col] * concentration_scale!r} must be a finite number > 0"))
-    known, unplaced = {}, []
+    known, unplaced, constants = {}, [], set(km_names)
     for name in sets.names:
-        if name in set(km_names):
+        if name in constants:
             continue
         kind = _parameter_kind(name, model)
         if kind is None:
