@@ -93,9 +93,8 @@ def check_model(
     mode that no parameter set can move there)."""
     from .model import compile_model, load_model
     from .model.structure import dependent_note
-    from .stability.structural import structural_modes
-    from .steadystate import read_steady_state, state_arrays, validate_steady_state
-    from .steadystate.table import model_for_state
+    from .stability.structural import modes_at_state
+    from .steadystate import read_steady_state, validate_steady_state
 
     def run():
         kinetic = load_model(model)
@@ -121,8 +120,7 @@ def check_model(
             table.add_row("steady state", f"{steady_state}: valid")
             table.add_row("worst |N.v|", f"{report.worst_imbalance:.3g} mmol/gDW/h ({report.worst_species})")
             table.add_row("smallest |dG/RT|", f"{report.min_margin:.3g} ({report.min_margin_reaction})")
-            at_state = model_for_state(cm, state)
-            modes = structural_modes(at_state, state_arrays(at_state, state))
+            modes = modes_at_state(cm, state)
             table.add_row("modes no Km set moves", "; ".join(m.describe() for m in modes) or "none")
         console.print(table)
         note = dependent_note(kinetic, st)
@@ -170,9 +168,8 @@ def stability(
     from ._files import output_path, write_text_atomic
     from .stability import prepare_stability
     from .stability.km import read_km_table, read_model_constants
-    from .stability.structural import structural_modes
-    from .steadystate import read_steady_state, state_arrays, validate_steady_state
-    from .steadystate.table import model_for_state
+    from .stability.structural import modes_at_state
+    from .steadystate import read_steady_state, validate_steady_state
 
     def run():
         output_path(out, force=force)
@@ -180,7 +177,7 @@ def stability(
         state = read_steady_state(steady_state)
         validate_steady_state(cm, state)
         problem = prepare_stability(cm, state)
-        for mode in structural_modes(model_for_state(cm, state), state_arrays(model_for_state(cm, state), state)):
+        for mode in modes_at_state(cm, state):
             _print_warning(f"{steady_state}: {mode.describe()}")
         names = [n for n, used in zip(cm.km_names, cm.km_used) if used]
         if km.suffix.lower() in (".yml", ".yaml"):

@@ -112,10 +112,11 @@ def import_constants(sets: ParameterSets, model: KineticModel, km_names, require
         raise ParameterFileError(located(source, f"set {sets.index[row]}, '{km_names[col]}'",
                                          f"value {km[row, col] * concentration_scale!r} must be a finite number > 0"))
     known, unplaced, constants = {}, [], set(km_names)
+    fixed = {p for r in model.reactions.values() for p in r.fixed_parameter_names}
     for name in sets.names:
         if name in constants:
             continue
-        kind = _parameter_kind(name, model)
+        kind = _parameter_kind(name, model, fixed)
         if kind is None:
             unplaced.append(name)
         else:
@@ -123,14 +124,14 @@ def import_constants(sets: ParameterSets, model: KineticModel, km_names, require
     return ImportedConstants(km, list(km_names), known, unplaced)
 
 
-def _parameter_kind(name: str, model: KineticModel) -> str | None:
-    """What a non-constant parameter name is for ``model`` (None: unknown to it)."""
+def _parameter_kind(name: str, model: KineticModel, fixed: set[str]) -> str | None:
+    """What a non-constant parameter name is for ``model`` (None: unknown to it); ``fixed``: the
+    names of its fixed parameters (Hill coefficients, a_max)."""
     for prefix, kind in (("vmax_forward_", "Vmax"), ("k_equilibrium_", "Keq")):
         if name.startswith(prefix) and name[len(prefix):] in model.reactions:
             return kind
     if name in model.species:
         return "concentrations"
-    fixed = {p for r in model.reactions.values() for p in r.fixed_parameter_names}
     if name in fixed:
         return "fixed parameters"
     return "other model parameters" if name in model.parameters else None

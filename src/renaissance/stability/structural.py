@@ -91,12 +91,17 @@ def structural_modes(cm: CompiledModel, arrays: StateArrays) -> list[StructuralM
     return modes
 
 
+def modes_at_state(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings()) -> list[StructuralMode]:
+    """:func:`structural_modes` of ``cm`` (with the state's Keq) at ``state``."""
+    cm = model_for_state(cm, state)
+    return structural_modes(cm, state_arrays(cm, state, units))
+
+
 def check_structure(cm: CompiledModel, state: SteadyState, units: UnitSettings = UnitSettings(),
                     label: str | None = None) -> None:
     """Raise :class:`StructureError` naming every structural zero mode of ``cm`` at ``state``
     (``label`` names the state in the message)."""
-    cm = model_for_state(cm, state)
-    modes = structural_modes(cm, state_arrays(cm, state, units))
+    modes = modes_at_state(cm, state, units)
     if modes:
         where = label or state.source or "steady state"
         raise StructureError(f"{where}: no parameter set can be valid at this state (found before any work): "
