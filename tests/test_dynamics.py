@@ -160,7 +160,9 @@ def test_study_streams_resumes_and_ignores_worker_count(ecoli_dynamics, tmp_path
     assert 0.25 <= whole.fractions()["biomass"][0] <= 0.75
     summary = (tmp_path / "whole" / "summary.csv").read_text()
     needed = whole.paper_tolerances()["cytosolic"]
-    assert f"cytosolic,24,{float(whole.fractions()['cytosolic'][0])!r},0.754,{needed[0]!r}" in summary
+    lab = float(whole.fractions(0.05)["cytosolic"][0])
+    assert lab >= whole.fractions()["cytosolic"][0]  # a wider tolerance returns at least as many runs
+    assert f"cytosolic,24,{float(whole.fractions()['cytosolic'][0])!r},{lab!r},0.754,{needed[0]!r}" in summary
     assert 'np.float64' not in summary
     # the tolerance a paper percentage needs: the runs' largest deviations, escaped runs never back
     deviations = whole.deviations()["biomass"]

@@ -12,7 +12,7 @@ from scipy import stats
 from renaissance.errors import SteadyStateError
 from renaissance.model import compile_model, model_from_dict
 from renaissance.settings import UnitSettings
-from renaissance.steadystate import displacement, state_arrays, validate_steady_state
+from renaissance.steadystate import displacement, state_arrays, thermodynamic_displacement, validate_steady_state
 from renaissance.steadystate.constraints import ECOLI_CONSTRAINTS, read_constraints
 from renaissance.steadystate.sampler import sample_steady_states
 from renaissance.steadystate.samples_io import read_sample_state, read_samples, write_samples
@@ -61,7 +61,14 @@ def test_ecoli_states_are_valid(ecoli_cm, ecoli_sample):
     dg = displacement(ecoli_cm, state_arrays(ecoli_cm, state).ln_x)
     rev = ecoli_cm.reversible
     np.testing.assert_allclose(sample.dg[7, rev], dg[rev], rtol=0, atol=1e-9)
-    assert np.isnan(sample.dg[:, ~rev]).all()
+    # irreversible reactions with a stored Keq (ATPM, FDH4pp, NADH16pp, NADH5) get dG/RT over their
+    # full stoichiometry; the other irreversible ones have none
+    keq = ecoli_cm.thermodynamic
+    full = thermodynamic_displacement(ecoli_cm, state_arrays(ecoli_cm, state).ln_x)
+    np.testing.assert_allclose(sample.dg[7, keq], full[keq], rtol=0, atol=1e-9)
+    assert np.isfinite(sample.dg[:, keq]).all() and np.isnan(sample.dg[:, ~keq]).all()
+    assert [r for r, k, rv in zip(ecoli_cm.structure.reactions, keq, rev) if k and not rv] == \
+        ["ATPM", "FDH4pp", "NADH16pp", "NADH5"]
 
 
 def test_ecoli_report(ecoli_cm, ecoli_sample):
@@ -107,7 +114,7 @@ def test_summary_says_which_checks_hold(ecoli_sample):
     assert "  ln x bounds   satisfied  (worst 0 ln(mol/L) outside, tolerance 1e-09)" in text
     # within the tolerance is satisfied, even when the margin is missed by a rounding error
     assert replace(report, max_second_law_violation=5e-10).checks["second law"]
-    assert "no reversible reaction carries flux" in replace(report, max_second_law_violation=-math.inf).summary()
+    assert "no reaction with a Keq carries flux" in replace(report, max_second_law_violation=-math.inf).summary()
 
 
 def _parallel_routes_model():
@@ -206,7 +213,7 @@ def test_csv_round_trip(ecoli_cm, ecoli_sample, tmp_path):
     write_samples(ecoli_sample, path)
     header = path.read_text().splitlines()[0].split(",")
     assert header[:3] == ["state", "pattern", f"flux:{ecoli_cm.structure.reactions[0]}"]
-    assert sum(h.startswith("dg_rt:") for h in header) == int(ecoli_cm.reversible.sum())
+    assert sum(h.startswith("dg_rt:") for h in header) == int(ecoli_cm.thermodynamic.sum()) == 120
     assert not any(h.startswith("k_equilibrium:") for h in header)
     states = read_samples(path)
     assert len(states) == len(ecoli_sample)

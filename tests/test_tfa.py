@@ -92,7 +92,10 @@ def test_fluxes_clearly_away_from_zero(cm, state):
     v = np.abs(_fluxes(cm, state))
     growth = cm.structure.reactions.index(SETTINGS.growth_reaction)
     others = np.delete(v, growth)
-    assert others.min() > 1e3 * SETTINGS.min_abs_flux
+    # with the second law on every stored Keq (irreversible ATPM, FDH4pp, NADH16pp, NADH5 too) the
+    # MILP's pattern runs TKT1 backward, and the flux polytope allows it only [-0.049, -1e-6]
+    # mmol/gDW/h: the interior point puts it at ~2e-4 (seeds 0-2: 1.9e-4 .. 4.1e-4), so 1e2 x min_abs_flux
+    assert others.min() > 1e2 * SETTINGS.min_abs_flux
 
 
 def test_concentrations_within_bounds_and_interior(cm, state):

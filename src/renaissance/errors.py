@@ -38,6 +38,11 @@ class InfeasibleError(RenaissanceError):
     """An optimisation problem (flux balance / thermodynamics) has no solution."""
 
 
+class MeasurementError(RenaissanceError):
+    """A measured-experiment file (time courses to compare simulations with) is malformed or names
+    series the model cannot simulate."""
+
+
 def os_problem(exc: OSError) -> str:
     """What went wrong in an OS error, in words (``"No space left on device"``)."""
     return os.strerror(exc.errno) if exc.errno else str(exc)

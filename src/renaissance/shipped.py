@@ -23,10 +23,14 @@ def shipped_path(name: str) -> Path:
 ECOLI_MODEL = shipped_path("ecoli_varma_curated.yaml")
 #: its steady-state constraints (the paper's set-up plus measured concentrations)
 ECOLI_CONSTRAINTS = shipped_path("ecoli_constraints.yaml")
+#: the same constraints with the medium of the measured batch culture at inoculation (the showcase state's)
+ECOLI_CULTURE_CONSTRAINTS = shipped_path("ecoli_culture_constraints.yaml")
 #: its reaction -> subsystem mapping
 ECOLI_SUBSYSTEMS = shipped_path("ecoli_subsystems.csv")
 #: its bioreactor set-up
 ECOLI_BIOREACTOR = shipped_path("ecoli_bioreactor.yaml")
+#: the measured batch fermentation of the strain (description; its CSV: ecoli_trpD9923_batch.csv)
+ECOLI_EXPERIMENT = shipped_path("ecoli_trpD9923_batch.yaml")
 #: SKiMpy's tutorial model (the tutorial "Your own SKiMpy model")
 KIN_VARMA_MODEL = shipped_path("kin_varma.yaml")
 #: the cofactor groups of the robustness study, found by species id in any model
@@ -41,9 +45,10 @@ class ModelPresets:
 
     Attributes
     ----------
-    constraints, medium, subsystems : Path or None
+    constraints, medium, subsystems, experiment : Path or None
         Default constraints file (steady-state, sample, cycles, screen, landscape-check),
-        bioreactor medium (bioreactor) and ``reaction,subsystem`` CSV (km-integration).
+        bioreactor medium (bioreactor), ``reaction,subsystem`` CSV (km-integration) and measured
+        fermentation (bioreactor --measured).
     plot_species : tuple of str
         Species of the robustness trajectory figure.
     paper : mapping group -> (percent at 24 min, percent at 34 min)
@@ -57,6 +62,7 @@ class ModelPresets:
     constraints: Path | None = None
     medium: Path | None = None
     subsystems: Path | None = None
+    experiment: Path | None = None
     plot_species: tuple[str, ...] = ()
     paper: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     enzyme: tuple[str, ...] = ()
@@ -92,6 +98,7 @@ def _presets_from_dict(data: dict) -> ModelPresets:
     km = data.get("km_integration", {})
     paper = {group: tuple(values) for group, values in robustness.get("paper", {}).items()}
     return ModelPresets(
-        **{key: shipped_path(data[key]) for key in ("constraints", "medium", "subsystems") if data.get(key)},
+        **{key: shipped_path(data[key]) for key in ("constraints", "medium", "subsystems", "experiment")
+           if data.get(key)},
         plot_species=tuple(robustness.get("plot", ())), paper=MappingProxyType(paper),
         enzyme=tuple(km.get("enzyme", ())), subsystem=km.get("subsystem", ""))

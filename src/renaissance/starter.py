@@ -210,8 +210,11 @@ def medium_text(cm: CompiledModel, model_name: str, growth: str | None) -> tuple
     species = tuple(s for s in constant_species(cm) if cm.model.species.get(s) == compartment)
     lines = [f"# Batch bioreactor for {model_name}, written by `renaissance init`: fill in before use",
              "# (renaissance bioreactor POP.h5 --medium bioreactor.yaml). Layout: renaissance.dynamics.bioreactor.",
-             "# Concentrations in mol/L; a species left out of initial_medium starts at the steady state's value.",
-             "# Extracellular species not held constant (boundary_conditions) are reactor states."]
+             "# Concentrations in mol/L. By default every extracellular species starts at the steady state's own",
+             "# value (initial_conditions: steady_state, the cells at their steady state); with",
+             "# initial_conditions: initial_medium the species below start at these values instead.",
+             "# Extracellular species not held constant (boundary_conditions) are reactor states; an aerated",
+             "# culture's O2: hold it, or gas_transfer: {SPECIES: {kla: 1/h, saturation: mol/L}}."]
     if growth is None:
         lines += ["# biomass: no reaction id contains 'biomass' or 'growth': name your growth reaction",
                   "# biomass:", "#   strain_1: REACTION"]

@@ -5,31 +5,37 @@ the reactor's dynamic extracellular species e = ln x_e (the model's boundary spe
 extracellular compartment that are not held constant; model units) and ln N (cells). With v(x, x_e) the cell's rates
 (model concentration per hour, per cell volume V_cell):
 
-    dx/dt   = w * (S v)                                         (cell)
-    dx_e/dt = (S_b v) * N V_cell / V_reactor                    (reactor; S_b: boundary rows)
-    d lnN/dt = mu = growth_scaling * v_growth / flux_factor     (1/h; flux_factor: mmol/gDW/h -> model)
+    dx/dt   = w * (S v)                                                   (cell)
+    dx_e/dt = (S_b v) * N V_cell / V_reactor + k_La (x_e* - x_e)          (reactor; S_b: boundary rows)
+    d lnN/dt = mu = growth_scaling * v_growth / flux_factor               (1/h; flux_factor: mmol/gDW/h -> model)
 
-At t = 0 the cell is at its steady state and the medium at the file's concentrations, so
-mu(0) equals the steady-state growth (0.26 1/h for the shipped E. coli state). Intracellular dilution by
-growth is not modelled (the kinetic model's steady state has none). Units inside the cell are the
-population's (those its Vmax were back-calculated with), so the cell reproduces its fluxes
-exactly; the biomass in g/L is N x ``cell_dry_mass_g`` / V_reactor.
+The transfer term k_La (x_e* - x_e) exists only for the species of the medium file's
+``gas_transfer`` (an aerated culture's oxygen: k_La in 1/h, saturation x_e* in mol/L); a species
+held constant (``boundary_conditions``) is the limit k_La -> inf.
 
-Medium file (YAML, the reference layout): ``initial_medium`` (species: mol/L; the other
-extracellular species start at the steady state's values), ``reactor_volume`` (in cell volumes;
-5e13 x 1 um^3 = 50 mL), ``biomass`` / ``biomass_scaling`` (``strain_1``: growth reaction and
-scaling; without ``biomass`` the growth reaction the caller passes, else the model's only
-reaction whose id contains 'biomass' or 'growth'), ``extracellular_compartment`` (default ``e``),
-``boundary_conditions`` (species held constant), and ``report`` (species: label), the species
-plotted and summarised beside biomass (default: the dynamic species of ``initial_medium``,
-labelled by id). Species of the medium the model does not contain are an error naming them;
-``renaissance init`` writes a starter medium for any model.
+Initial conditions: the cell at its steady state and, by default, every extracellular species at
+the steady state's own concentration (``initial_conditions: steady_state``, the reference
+script's behaviour), so that at t = 0 every intracellular derivative is zero and mu(0) is the
+state's growth (0.295 1/h at the shipped E. coli culture state). ``initial_conditions: initial_medium``
+starts the species of ``initial_medium`` at the file's concentrations instead (the cells are then
+off their steady state at t = 0). Intracellular dilution by growth is not modelled (the kinetic
+model's steady state has none; the reference compiles its reactor without it). Units inside the
+cell are the population's (those its Vmax were back-calculated with), so the cell reproduces its
+fluxes exactly; the biomass in g/L is N x ``cell_dry_mass_g`` / V_reactor.
+
+Medium file (YAML, the reference layout): ``initial_medium`` (species: mol/L), ``reactor_volume``
+(in cell volumes; 5e13 x 1 um^3 = 50 mL), ``biomass`` / ``biomass_scaling`` (``strain_1``: growth
+reaction and scaling; without ``biomass`` the growth reaction the caller passes, else the
+model's only reaction whose id contains 'biomass' or 'growth'), ``extracellular_compartment``
+(default ``e``), ``boundary_conditions`` (species held constant), ``gas_transfer`` (species:
+{kla: 1/h, saturation: mol/L}), ``initial_conditions`` (``steady_state`` or ``initial_medium``)
+and ``report`` (species: label), the species plotted and summarised beside biomass (default: the
+dynamic species of ``initial_medium``, labelled by id). Species of the medium the model does not
+contain are an error naming them; ``renaissance init`` writes a starter medium for any model.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -37,9 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import read_text, write_text_atomic
 from .._plotting import pyplot, save_figure
-from .._validation import check_float
+from .._validation import check_choice, check_float
 from ..errors import ConstraintsError, RenaissanceError, located
 from ..growth import guess_growth_reaction
 from ..model.compiled import CompiledModel
@@ -50,15 +55,19 @@ from .resumable import ResultTable, array_digest, in_pool
 from .system import rate_laws
 
 CELL_VOLUME_L = 1e-15  # 1 um^3, the reference cell (0.9 cytosol, 0.1 periplasm)
+#: where the extracellular species start: the steady state's own values, or the medium file's
+INITIAL_CONDITIONS = ("steady_state", "initial_medium")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReactorSettings:
     """A batch reactor (defaults: the reference set-up's reactor and inoculum; growth scaling 1)."""
 
-    medium: dict[str, float]  # mol/L, initial
+    medium: dict[str, float]  # mol/L, the file's initial medium (used with initial_conditions="initial_medium")
     growth_reaction: str  # the lumped growth reaction; growth (1/h) = growth_scaling x its flux (mmol/gDW/h)
     constant: tuple[str, ...] = ()  # extracellular species held constant
+    gas_transfer: dict[str, tuple[float, float]] = field(default_factory=dict)  # species: (k_La 1/h, saturation mol/L)
+    initial_conditions: str = "steady_state"  # or "initial_medium" (INITIAL_CONDITIONS)
     extracellular: str = "e"  # compartment of the reactor's species
     volume_l: float = 0.05
     biomass_g_per_l: float = 0.037
@@ -72,22 +81,46 @@ class ReactorSettings:
         for name in ("volume_l", "biomass_g_per_l", "cell_dry_mass_g", "cell_volume_l", "hours"):
             check_float(getattr(self, name), name, low=0.0, low_open=True)
         check_float(self.growth_scaling, "growth_scaling", low=0.0)
+        check_choice(self.initial_conditions, "initial_conditions", INITIAL_CONDITIONS)
+        for species, (kla, saturation) in self.gas_transfer.items():
+            check_float(kla, f"gas_transfer[{species!r}].kla", low=0.0, low_open=True)
+            check_float(saturation, f"gas_transfer[{species!r}].saturation", low=0.0, low_open=True)
+
+    @property
+    def initial_medium(self) -> dict[str, float]:
+        """{species: mol/L} that replace the steady state's extracellular values at t = 0 (none
+        with ``initial_conditions == "steady_state"``)."""
+        return self.medium if self.initial_conditions == "initial_medium" else {}
+
+    def describe_start(self, source: str) -> str:
+        """One line saying where the extracellular species start (``source``: the medium file)."""
+        if self.initial_conditions == "steady_state":
+            return "medium at t = 0: the steady state's own extracellular concentrations (cells at their steady state)"
+        return (f"medium at t = 0: initial_medium of {source} ({len(self.medium)} species; the rest at the steady "
+                "state's values)")
 
     @property
     def n_cells(self) -> float:
         return self.biomass_g_per_l * self.volume_l / self.cell_dry_mass_g
 
 
-def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str | None = None) -> ReactorSettings:
+def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str | None = None,
+                initial_conditions: str | None = None) -> ReactorSettings:
     """Reactor settings from a medium file (see module docstring), checked against ``cm``.
 
     The growth reaction is the file's ``biomass`` entry, else ``growth_reaction``, else the
-    model's only reaction whose id contains 'biomass' or 'growth'; none is an error naming the file."""
+    model's only reaction whose id contains 'biomass' or 'growth'; none is an error naming the
+    file. ``initial_conditions`` (one of :data:`INITIAL_CONDITIONS`) overrides the file's."""
     source = str(path)
     data = read_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("initial_medium"), dict):
+    if not isinstance(data, dict):
+        raise ConstraintsError(located(source, "file", "must be a mapping (the reference medium layout)"))
+    start = initial_conditions or str(data.get("initial_conditions", "steady_state"))
+    if start not in INITIAL_CONDITIONS:
+        raise ConstraintsError(located(source, f"initial_conditions '{start}'", f"must be one of {INITIAL_CONDITIONS}"))
+    if start == "initial_medium" and not isinstance(data.get("initial_medium"), dict):
         raise ConstraintsError(located(source, "initial_medium", "missing (species: mol/L)"))
-    medium = _concentrations(data["initial_medium"], source)
+    medium = _concentrations(data.get("initial_medium") or {}, source, "initial_medium")
     species = set(cm.species)
     unknown = sorted(set(medium) - species)
     if unknown:
@@ -101,6 +134,8 @@ def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str
     if unknown:
         raise ConstraintsError(located(source, f"boundary_conditions species {unknown}", "not in the model"))
     options = {"extracellular": str(data.get("extracellular_compartment", "e"))}
+    options["gas_transfer"] = _gas_transfer(data.get("gas_transfer") or {}, source, cm, options["extracellular"],
+                                            constant)
     if "reactor_volume" in data:
         options["volume_l"] = float(data["reactor_volume"]) * CELL_VOLUME_L
     if _strain_value(data, "biomass_scaling") is not None:
@@ -111,7 +146,28 @@ def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str
                                        "REACTION}); no reaction id of the model contains 'biomass' or 'growth'"))
     if growth not in cm.structure.reactions:
         raise ConstraintsError(located(source, f"biomass reaction '{growth}'", "not in the model"))
-    return ReactorSettings(medium=medium, growth_reaction=growth, constant=constant, **options)
+    return ReactorSettings(medium=medium, growth_reaction=growth, constant=constant, initial_conditions=start,
+                           **options)
+
+
+def _gas_transfer(table, source: str, cm: CompiledModel, compartment: str,
+                  constant: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """{species: (k_La 1/h, saturation mol/L)} of ``gas_transfer``; each species must be a dynamic
+    extracellular species (boundary, in ``compartment``, not held constant) and both values > 0."""
+    if not isinstance(table, dict):
+        raise ConstraintsError(located(source, "gas_transfer",
+                                       "must be a mapping species: {kla: 1/h, saturation: mol/L}"))
+    out = {}
+    for species, entry in table.items():
+        where = f"gas_transfer species '{species}'"
+        if species not in cm.structure.boundary or cm.model.species.get(species) != compartment or species in constant:
+            raise ConstraintsError(located(source, where, f"must be an extracellular boundary species (compartment "
+                                           f"'{compartment}') that boundary_conditions do not hold constant"))
+        if not isinstance(entry, dict) or set(entry) != {"kla", "saturation"}:
+            raise ConstraintsError(located(source, where, "needs exactly kla (1/h) and saturation (mol/L)"))
+        values = _concentrations(entry, source, where, "kla (1/h) and saturation (mol/L) must be finite and > 0")
+        out[str(species)] = (values["kla"], values["saturation"])
+    return out
 
 
 def _strain_value(data: dict, key: str):
@@ -126,8 +182,10 @@ def medium_growth(path: str | os.PathLike) -> str | None:
     return _strain_value(data, "biomass") if isinstance(data, dict) else None
 
 
-def _concentrations(table: dict, source: str) -> dict[str, float]:
-    """{species: mol/L} of ``initial_medium``; an entry that is not a finite number > 0 is an error."""
+def _concentrations(table: dict, source: str, where: str,
+                    what: str = "concentrations must be finite and > 0 (mol/L)") -> dict[str, float]:
+    """{name: value} of a table of positive numbers (``where``: its place in the file, for errors);
+    an entry that is not a finite number > 0 is an error."""
     medium, bad = {}, []
     for species, value in table.items():
         try:
@@ -138,8 +196,7 @@ def _concentrations(table: dict, source: str) -> dict[str, float]:
         if not (np.isfinite(number) and number > 0):
             bad.append(f"{species}: {value!r}")
     if bad:
-        raise ConstraintsError(located(source, f"initial_medium {bad}", "concentrations must be finite and > 0 "
-                                       "(mol/L); fill them in"))
+        raise ConstraintsError(located(source, f"{where} {bad}", f"{what}; fill them in"))
     return medium
 
 
@@ -181,6 +238,8 @@ class ReactorODE:
     volume_ratio: float  # V_cell / V_reactor
     growth: int
     growth_factor: float  # growth_scaling / flux_factor
+    kla: np.ndarray  # (n_dyn,) gas transfer coefficient (1/h; 0: none)
+    saturation: np.ndarray  # (n_dyn,) gas saturation concentration (model units)
 
     @property
     def n_var(self) -> int:
@@ -195,9 +254,10 @@ class ReactorODE:
         u = self.species_state(z)
         v = self.laws.rates(u)
         cells = np.exp(z[-1]) * self.volume_ratio
+        inv_e = np.exp(-z[self.n_var:-1])
         return np.concatenate([
             (self.cell_stoichiometry @ v) * np.exp(-z[: self.n_var]),
-            (self.exchange @ v) * cells * np.exp(-z[self.n_var:-1]),
+            (self.exchange @ v) * cells * inv_e + self.kla * (self.saturation * inv_e - 1.0),
             [self.growth_factor * v[self.growth]],
         ])
 
@@ -215,7 +275,7 @@ class ReactorODE:
         inv_e = np.exp(-z[n:-1])
         flow = (self.exchange @ v) * cells * inv_e
         J[n:-1, : n + m] = (self.exchange @ dv) * (cells * inv_e)[:, None]
-        J[np.arange(n, n + m), np.arange(n, n + m)] -= flow
+        J[np.arange(n, n + m), np.arange(n, n + m)] -= flow + self.kla * self.saturation * inv_e
         J[n:-1, -1] = flow
         J[-1, : n + m] = self.growth_factor * dv[self.growth]
         return J
@@ -223,18 +283,24 @@ class ReactorODE:
 
 def reactor_ode(cm: CompiledModel, ln_x: np.ndarray, ln_k: np.ndarray, vmax: np.ndarray, settings: ReactorSettings,
                 units: UnitSettings) -> tuple[ReactorODE, np.ndarray]:
-    """The reactor ODE and its initial state z0 (cell at ``ln_x``, medium from ``settings``)."""
+    """The reactor ODE and its initial state z0 (cell at ``ln_x``; the extracellular species at the
+    state's values or, with ``initial_conditions == "initial_medium"``, the medium file's)."""
     st = cm.structure
     n_var = len(st.variables)
     ln_boundary = np.array(ln_x[n_var:], dtype=float)
     index = {s: i for i, s in enumerate(st.boundary)}
-    for species, value in settings.medium.items():
+    for species, value in settings.initial_medium.items():
         ln_boundary[index[species]] = np.log(value) + units.log_concentration_scale
     dynamic = np.array(dynamic_species(cm, settings), dtype=np.int64)
+    kla, saturation = np.zeros(len(dynamic)), np.ones(len(dynamic))
+    for species, (k, x_sat) in settings.gas_transfer.items():
+        row = int(np.flatnonzero(dynamic == index[species])[0])
+        kla[row], saturation[row] = k, x_sat * units.concentration_scale
     ode = ReactorODE(
         laws=rate_laws(cm, ln_k, vmax), cell_stoichiometry=st.weights[:, None] * st.S, exchange=st.S_boundary[dynamic],
         dynamic=dynamic, ln_boundary=ln_boundary, volume_ratio=settings.cell_volume_l / settings.volume_l,
-        growth=st.reactions.index(settings.growth_reaction), growth_factor=settings.growth_scaling / units.flux_factor)
+        growth=st.reactions.index(settings.growth_reaction), growth_factor=settings.growth_scaling / units.flux_factor,
+        kla=kla, saturation=saturation)
     z0 = np.concatenate([ln_x[:n_var], ln_boundary[dynamic], [np.log(settings.n_cells)]])
     return ode, z0
 
@@ -263,32 +329,6 @@ def simulate_reactor(cm: CompiledModel, ln_x: np.ndarray, km: np.ndarray, vmax: 
               for i, j in enumerate(ode.dynamic)}
     biomass = np.exp(traj.y[:, -1]) * settings.cell_dry_mass_g / settings.volume_l
     return ReactorRun(model, np.asarray(times), biomass, medium, traj.status, traj.message)
-
-
-def fit_score(run: ReactorRun, measured: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
-    """Mean over measured series of the RMS error relative to the series' maximum (0 = perfect).
-
-    ``measured``: {"biomass" or a medium species: (times_h, values)} in g/L and mol/L.
-    """
-    errors = []
-    for name, (t_obs, obs) in measured.items():
-        series = run.biomass if name == "biomass" else run.medium.get(name)
-        if series is None:
-            raise RenaissanceError(f"measured series '{name}': not simulated (biomass or a dynamic medium species)")
-        simulated = np.interp(t_obs, run.t, series)
-        errors.append(np.sqrt(np.mean(((simulated - obs) / np.max(np.abs(obs))) ** 2)))
-    return float(np.mean(errors)) if np.all(np.isfinite(errors)) else float("inf")
-
-
-def rank_fits(runs: list[ReactorRun], measured: dict[str, tuple[np.ndarray, np.ndarray]],
-              path: str | os.PathLike | None = None) -> list[tuple[float, int]]:
-    """(fit score, model) of every run, best (lowest) first (:func:`fit_score`); with ``path``,
-    also written there as ``rank,model,score`` CSV (atomic)."""
-    scores = sorted((fit_score(r, measured), r.model) for r in runs)
-    if path is not None:
-        write_text_atomic(path, "rank,model,score\n" + "".join(
-            f"{i + 1},{m},{score!r}\n" for i, (score, m) in enumerate(scores)))
-    return scores
 
 
 # --- a study over a population: process pool, streamed rows, resume, fit -------------------
@@ -348,27 +388,6 @@ def _run_from_rows(species: list[str], model: int, rows: list[list[str]]) -> Rea
                       rows[0][2], "resumed")
 
 
-def read_measured(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """A CSV of measured time courses: ``time_h`` and any of ``biomass`` (g/L) or medium species
-    (mol/L); empty cells are missing values."""
-    source = str(path)
-    rows = list(csv.DictReader(io.StringIO(read_text(path, RenaissanceError))))
-    if not rows or "time_h" not in rows[0]:
-        raise RenaissanceError(f"{source}: header: needs a time_h column and at least one series")
-    series = {}
-    for name in rows[0]:
-        if name == "time_h":
-            continue
-        try:
-            pairs = [(float(r["time_h"]), float(r[name])) for r in rows if (r.get(name) or "").strip()]
-        except ValueError as exc:
-            raise RenaissanceError(f"{source}: column '{name}': {exc}") from None
-        if pairs:
-            t, v = np.array(pairs).T
-            series[name] = (t, v)
-    return series
-
-
 def culture_summary(runs: list[ReactorRun], report: dict[str, str], medium: dict[str, float], hours: float) -> str:
     """One line on the runs that ended ``ok``: biomass growth (median, range) and, for each reported
     species of the initial medium, the share used (median); '' without such runs."""
@@ -384,10 +403,11 @@ def culture_summary(runs: list[ReactorRun], report: dict[str, str], medium: dict
     return text
 
 
-def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=None, highlight=(),
+def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, highlight=(),
                  report: dict[str, str] | None = None) -> list[Path]:
     """The biomass and each ``report`` species (species: label) over time for every model
-    (highlighted: the best fits); up to four panels a row."""
+    (highlighted: the models of ``highlight``, e.g. those matching a measured fermentation,
+    :mod:`.measured`); up to four panels a row."""
     plt = pyplot()
 
     panels = (("biomass", "biomass (g/L)"), *((s, f"{label} (mol/L)") for s, label in (report or {}).items()))
@@ -404,10 +424,7 @@ def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, measured=No
             if series is not None:
                 ax.plot(run.t, series, color="C3" if best else "C0", alpha=0.9 if best else 0.3,
                         linewidth=1.2 if best else 0.7)
-    for ax, (name, label) in zip(axes, panels):
-        if measured and name in measured:
-            ax.plot(*measured[name], "ko", markersize=3, label="measured")
-            ax.legend()
+    for ax, (_, label) in zip(axes, panels):
         ax.set_xlabel("time (h)")
         ax.set_ylabel(label)
     fig.tight_layout()

@@ -94,7 +94,7 @@ def integrate(ode, y0: np.ndarray, times, settings: IntegrationSettings = Integr
     if sol.status == 1:
         status, message = "escaped", f"left the {settings.escape_fold:g}-fold neighbourhood at t = {sol.t_events[0][0]:.4g} h"
     elif sol.status < 0:
-        status, message = "failed", sol.message
+        status, message = "failed", f"{sol.message} (at t = {sol.t[-1]:.4g} h)"
     elif not np.all(np.isfinite(y_out)):
         status, message = "non_finite", "non-finite values in the solution"
     else:

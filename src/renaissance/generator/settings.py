@@ -274,7 +274,8 @@ _TOP = {"preset", "seed", "final_samples"}
 
 #: E. coli steady states shipped with the package, by name (``renaissance train --state NAME``)
 SHIPPED_STATES = {
-    "showcase": "ecoli_showcase_state.csv",  # sampled under the measured concentrations (the default)
+    "showcase": "ecoli_culture_state.csv",  # the batch culture the paper reproduces, all 120 Keq (the default)
+    "measured": "ecoli_showcase_state.csv",  # the 0.3 showcase: measured concentrations, not the culture's medium
     "fixture": "ecoli_steady_state.csv",  # the reference implementation's fixture state (uM pools)
 }
 

@@ -44,7 +44,12 @@ class CompiledModel:
         Exponents of T_f and T_b (modifiers folded in).
     reversible : ndarray of bool, shape (n_rxn,)
     ln_keq : ndarray, shape (n_rxn,)
-        ln Keq (model units); +inf for irreversible reactions.
+        ln Keq of the rate laws (model units); +inf for irreversible reactions.
+    irreversible_ln_keq : ndarray, shape (n_rxn,)
+        ln of the stored ``k_equilibrium_<r>`` of irreversible reactions (model units; no rate
+        law uses it, but it states the reaction's thermodynamics); NaN for reversible reactions
+        and for irreversible ones without a stored (finite, positive) value. See
+        :attr:`thermo_ln_keq`.
     prefactor : ndarray, shape (n_rxn, n_km)
     mono_x : ndarray, shape (n_mono, n_sp); mono_km : ndarray, shape (n_mono, n_km)
     mono_term : ndarray of int, shape (n_mono,)   term of each monomial (sorted)
@@ -64,6 +69,7 @@ class CompiledModel:
     backward: np.ndarray
     reversible: np.ndarray
     ln_keq: np.ndarray
+    irreversible_ln_keq: np.ndarray
     prefactor: np.ndarray
     mono_x: np.ndarray
     mono_km: np.ndarray
@@ -82,6 +88,37 @@ class CompiledModel:
     def displacement(self) -> np.ndarray:
         """(n_rxn, n_sp) exponents of the mass-action ratio Gamma = T_b / T_f."""
         return self.backward - self.forward
+
+    @property
+    def stoichiometry(self) -> np.ndarray:
+        """(n_rxn, n_sp) full net stoichiometry of every reaction over ``species`` (variables
+        then boundary species): ``[S; S_boundary]`` transposed."""
+        return np.vstack([self.structure.S, self.structure.S_boundary]).T
+
+    @property
+    def thermo_ln_keq(self) -> np.ndarray:
+        """(n_rxn,) ln Keq of the second law (model units): the rate law's for reversible
+        reactions (:attr:`ln_keq`), the stored ``k_equilibrium_<r>`` for irreversible ones that
+        have one (:attr:`irreversible_ln_keq`), NaN where there is none."""
+        return np.where(self.reversible, self.ln_keq, self.irreversible_ln_keq)
+
+    @property
+    def thermodynamic(self) -> np.ndarray:
+        """(n_rxn,) bool: reactions with a thermodynamic Keq (finite :attr:`thermo_ln_keq`)."""
+        return np.isfinite(self.thermo_ln_keq)
+
+    @property
+    def thermo_displacement(self) -> np.ndarray:
+        """(n_rxn, n_sp) exponents of the thermodynamic mass-action ratio Gamma, so that
+        dG/RT = thermo_displacement . (ln x + ln c) - thermo_ln_keq.
+
+        Reversible reactions: :attr:`displacement` (the rate law's own Gamma, which is the one
+        the stored Keq refer to; for every reversible reaction of the shipped models it equals
+        the full stoichiometry, FirstOrder modifiers such as protons included). Irreversible
+        reactions: the full stoichiometry (:attr:`stoichiometry`); their rate law has no
+        backward term, so :attr:`displacement` lacks the products.
+        """
+        return np.where(self.reversible[:, None], self.displacement, self.stoichiometry)
 
     @property
     def mono_fac(self) -> np.ndarray:
@@ -134,6 +171,7 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
     backward = np.zeros((n_rxn, n_sp))
     reversible = np.zeros(n_rxn, dtype=bool)
     ln_keq = np.full(n_rxn, np.inf)
+    irreversible_ln_keq = np.full(n_rxn, np.nan)
     prefactor = np.zeros((n_rxn, n_km))
     mono_x, mono_km, mono_term = [], [], []
     term_coef, term_power, term_fac, fac_exponent, fac_rxn = [], [], [], [], []
@@ -151,6 +189,10 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
             ln_keq[k] = np.log(model.k_equilibrium(rxn.id))
             for sid, e in form.backward.items():
                 backward[k, sindex[sid]] += e
+        else:
+            keq = model.k_equilibrium(rxn.id)
+            if keq is not None and np.isfinite(keq) and keq > 0:
+                irreversible_ln_keq[k] = np.log(keq)
         for name, e in form.prefactor.items():
             prefactor[k, kindex[name]] += e
             km_used[kindex[name]] = True
@@ -183,6 +225,7 @@ def compile_model(model: KineticModel, structure: Structure | None = None) -> Co
         backward=backward,
         reversible=reversible,
         ln_keq=ln_keq,
+        irreversible_ln_keq=irreversible_ln_keq,
         prefactor=prefactor,
         mono_x=np.array(mono_x).reshape(len(mono_x), n_sp),
         mono_km=np.array(mono_km).reshape(len(mono_km), n_km),

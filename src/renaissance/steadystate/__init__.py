@@ -2,7 +2,7 @@
 
 from .table import (
     SteadyState, SteadyStateReport, StateArrays, displacement, read_steady_state, state_arrays,
-    validate_steady_state, write_steady_state,
+    thermodynamic_displacement, validate_steady_state, write_steady_state,
 )
 from .constraints import load_constraints, save_constraints
 from .sampler import StateSample, sample_steady_states
@@ -13,5 +13,5 @@ from .tfa import find_steady_state
 __all__ = [
     "StateSample", "load_constraints", "read_sample_state", "read_samples", "sample_steady_states",
     "save_constraints", "write_samples", "SteadyState", "SteadyStateReport", "StateArrays", "TFASettings", "displacement", "find_steady_state",
-    "read_steady_state", "state_arrays", "validate_steady_state", "write_steady_state",
+    "read_steady_state", "state_arrays", "thermodynamic_displacement", "validate_steady_state", "write_steady_state",
 ]

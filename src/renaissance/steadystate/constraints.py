@@ -31,7 +31,7 @@ displacements as dG/RT (dimensionless). Every key is optional (``growth.scaling`
         values:
           c_c: {value: 8.98e-5, source: "Author et al. 2009, ...", why: "infeasible with ..."}
     thermodynamics:
-      min_margin: 0.12           # |dG/RT| >= this for every reversible reaction with flux
+      min_margin: 0.12           # |dG/RT| >= this for every reaction with a Keq and flux
       dg_bounds: {SYNTHASE: [-0.15, 0.15]}          # dG/RT bounds (.inf allowed)
       ln_keq_uncertainty: {default: 0.0, reactions: {ISOMERASE: 0.5}}   # half-widths in ln units
     solver:
@@ -282,8 +282,8 @@ def _check_ids(cm: CompiledModel, kw: dict, explicit: dict, measured: dict, not_
         unknown = sorted(set(ids) - known)
         if unknown:
             raise ConstraintsError(located(source, section, f"unknown {kind} {_ids(unknown)}"))
-    irreversible = {r for r, rev in zip(cm.structure.reactions, cm.reversible) if not rev}
-    bad = sorted(set(kw["dg_bounds"]) & irreversible)
+    keq_less = {r for r, th in zip(cm.structure.reactions, cm.thermodynamic) if not th}
+    bad = sorted(set(kw["dg_bounds"]) & keq_less)
     if bad:
         raise ConstraintsError(located(source, "thermodynamics.dg_bounds",
                                        f"reaction {_ids(bad)} is irreversible (no Keq, no dG bound)"))

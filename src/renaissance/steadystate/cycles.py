@@ -462,9 +462,12 @@ def _second_law_allows(cm: CompiledModel, c: np.ndarray, settings: TFASettings, 
     """Whether some ln x in the settings' box puts every Keq member of loop c (n_rxn,) downhill.
 
     Rows: sign(c_k) dG_k/RT <= -min_margin and dg_bounds, dG_k/RT = D_k . (ln x + ln s) - ln Keq_k.
+    Members: every reaction with a thermodynamic Keq (``cm.thermodynamic``; irreversible ones
+    with a stored Keq over their full stoichiometry, ``cm.thermo_displacement``), as the TFA.
     """
     s = settings
-    members = [k for k in np.flatnonzero(c) if cm.reversible[k]]
+    ln_keq = np.where(cm.reversible, ln_keq, cm.irreversible_ln_keq)
+    members = [k for k in np.flatnonzero(c) if np.isfinite(ln_keq[k])]
     if not members:
         return True
     rxns = cm.structure.reactions
@@ -473,7 +476,7 @@ def _second_law_allows(cm: CompiledModel, c: np.ndarray, settings: TFASettings, 
     for i, sp in enumerate(cm.species):
         if sp in s.species_bounds:
             lo[i], hi[i] = (math.log(x) for x in s.species_bounds[sp])
-    D = cm.displacement[members]
+    D = cm.thermo_displacement[members]
     off = D.sum(axis=1) * units.log_concentration_scale - ln_keq[members]
     sign = np.sign(c[members])
     A_ub, b_ub = [sign[:, None] * D], [-s.min_margin - sign * off]

@@ -1,17 +1,22 @@
 """The thermodynamics-based steady-state problem in arrays, and the solver steps shared by TFA and the sampler.
 
 Unknowns: net fluxes ``v`` (mmol/gDW/h, every reaction), log concentrations ``ln x``
-(ln mol/L, every species, boundary species included) and, for every reversible reaction k
-with a thermodynamic constraint, its displacement
+(ln mol/L, every species, boundary species included) and, for every reaction k with a
+thermodynamic equilibrium constant (``cm.thermodynamic``: every reversible reaction and every
+irreversible one whose ``k_equilibrium_<r>`` the model stores) that is not bounded to zero
+flux, its displacement
 
     dG_k/RT = ln(Gamma_k / Keq_k) = D_k . (ln x + ln c) - ln Keq_k
 
-(``D = cm.displacement``, ``c = units.concentration_scale``, ``ln Keq`` in model units).
-Constraints (:class:`~renaissance.steadystate.settings.TFASettings`): ``S v = 0`` for the
-balanced species; flux bounds; growth; fixed fluxes; concentration bounds; and the second law
-with a margin ``m``: a reaction running forward (v >= min_abs_flux) has dG/RT <= -m, one
-running backward (v <= -min_abs_flux) has dG/RT >= +m. Every reaction not bounded to zero flux
-carries |v| >= ``min_abs_flux``.
+(``D = cm.thermo_displacement``: the rate law's Gamma for reversible reactions, the full
+stoichiometry for irreversible ones; ``c = units.concentration_scale``; ``ln Keq =
+cm.thermo_ln_keq`` in model units). Constraints
+(:class:`~renaissance.steadystate.settings.TFASettings`): ``S v = 0`` for the balanced
+species; flux bounds; growth; fixed fluxes; concentration bounds; and the second law with a
+margin ``m``: a reaction running forward (v >= min_abs_flux) has dG/RT <= -m, one running
+backward (v <= -min_abs_flux) has dG/RT >= +m. An irreversible reaction with a Keq runs
+forward, so it has dG/RT <= -m. Every reaction not bounded to zero flux carries |v| >=
+``min_abs_flux``.
 
 Pieces, in the order TFA uses them (:func:`~renaissance.steadystate.tfa.find_steady_state`):
 
@@ -63,7 +68,8 @@ class Problem:
     u_lo, u_hi : (n_rxn,) flux bounds in u-units (irreversibility included)
     fixed : (n_rxn,) bool, u_lo == u_hi
     x_lo, x_hi : (n_sp,) ln(mol/L) bounds
-    thermo : (n_th,) int, reactions with a second-law constraint (reversible, not fixed at 0)
+    thermo : (n_th,) int, reactions with a second-law constraint (a thermodynamic Keq,
+        ``cm.thermodynamic``, and not fixed at 0; irreversible ones with a stored Keq included)
     D : (n_th, n_sp), c : (n_th,)   dG/RT = D @ ln x + c
     g_lo, g_hi : (n_th,) explicit dG/RT bounds (dg_bounds; +-inf where none)
     g_min, g_max : (n_th,) finite dG/RT range implied by the box, intersected with g_lo, g_hi
@@ -106,10 +112,10 @@ def check_names(cm: CompiledModel, s: TFASettings) -> None:
     unknown = sorted(set(s.species_bounds) - species)
     if unknown:
         raise ValueError(f"TFASettings.species_bounds: unknown species {unknown}")
-    irreversible = {r for r, rev in zip(cm.structure.reactions, cm.reversible) if not rev}
-    bad = sorted(set(s.dg_bounds) & irreversible)
+    keq_less = {r for r, th in zip(cm.structure.reactions, cm.thermodynamic) if not th}
+    bad = sorted(set(s.dg_bounds) & keq_less)
     if bad:
-        raise ValueError(f"TFASettings.dg_bounds: reactions {bad} are irreversible (no Keq)")
+        raise ValueError(f"TFASettings.dg_bounds: reactions {bad} are irreversible without a Keq")
 
 
 def build_problem(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: frozenset = frozenset()) -> Problem:
@@ -136,7 +142,7 @@ def build_problem(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: 
     v_lo = np.where(direction > 0, np.maximum(v_lo, eps), v_lo)
     v_hi = np.where(direction < 0, np.minimum(v_hi, -eps), v_hi)
     x_lo, x_hi = _ln_x_bounds(cm, s, drop)
-    thermo = np.flatnonzero(cm.reversible & ~zero)
+    thermo = np.flatnonzero(cm.thermodynamic & ~zero)
     law = _second_law(cm, s, units, ridx, thermo, x_lo, x_hi, drop)
     conflicts += [f"dG/RT of '{rxns[k]}': bounds [{law['g_lo'][i]:g}, {law['g_hi'][i]:g}] outside the range "
                   f"allowed by the concentration bounds"
@@ -199,8 +205,8 @@ def _ln_x_bounds(cm: CompiledModel, s: TFASettings, drop: frozenset) -> tuple[np
 def _second_law(cm: CompiledModel, s: TFASettings, units: UnitSettings, ridx: dict, thermo: np.ndarray,
                 x_lo: np.ndarray, x_hi: np.ndarray, drop: frozenset) -> dict:
     """D, c, g_lo, g_hi, g_min, g_max of :class:`Problem` for the reactions ``thermo``."""
-    D = cm.displacement[thermo]
-    c = D.sum(axis=1) * units.log_concentration_scale - cm.ln_keq[thermo]
+    D = cm.thermo_displacement[thermo]
+    c = D.sum(axis=1) * units.log_concentration_scale - cm.thermo_ln_keq[thermo]
     g_lo = np.full(len(thermo), -np.inf)
     g_hi = np.full(len(thermo), np.inf)
     if "dg_bounds" not in drop:

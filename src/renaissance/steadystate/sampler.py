@@ -109,10 +109,17 @@ class SampleReport:
     (mmol/gDW/h) against the flux bounds of the state's pattern (|v| >= min_abs_flux in its
     direction included); ``max_ln_x_bound_violation`` (ln units); ``max_dg_bound_violation``
     against ``dg_bounds``; these four are >= 0 (0: within the bounds).
-    ``max_second_law_violation`` = max of sign(v) dG/RT + min_margin over reversible reactions
-    with flux: positive, some reaction misses the margin (or runs uphill) by that much;
-    negative, every one keeps the margin with at least -value to spare; -inf when no
-    reversible reaction carries flux.
+    ``max_second_law_violation`` = max of sign(v) dG/RT + min_margin over the reactions with
+    a thermodynamic Keq (reversible ones and irreversible ones with a stored Keq) and flux:
+    positive, some reaction misses the margin (or runs uphill) by that much; negative, every
+    one keeps the margin with at least -value to spare; -inf when none carries flux.
+
+    Thermodynamic margin (every reaction with a Keq, ``cm.thermodynamic``, that carries flux
+    in some state): ``n_keq`` such reactions (``n_keq_irreversible`` of them irreversible);
+    ``min_thermo_margin`` = min over states and reactions of -sign(v) dG/RT (> 0: every one
+    runs downhill; +inf when none carries flux); ``closest_to_equilibrium``: the 5 reactions
+    with the smallest margin, as (reaction, min margin over states); ``uphill``: every reaction
+    with -sign(v) dG/RT < 0 in some state, as (reaction, max sign(v) dG/RT, number of states).
 
     ESS: multi-chain effective sample size (Geyer's initial monotone sequence) per
     coordinate, summed over patterns; P_v coordinates are the fluxes, P_x coordinates
@@ -136,6 +143,11 @@ class SampleReport:
     min_ess_concentrations: float
     slowest_fluxes: tuple
     slowest_concentrations: tuple
+    n_keq: int = 0
+    n_keq_irreversible: int = 0
+    min_thermo_margin: float = math.inf
+    closest_to_equilibrium: tuple = ()
+    uphill: tuple = ()
     watch: dict = field(default_factory=dict)
     quantile_levels: tuple = _QUANTILES
 
@@ -172,10 +184,20 @@ class SampleReport:
             detail = f"worst {worst:.2g} {measure}" if measure else _second_law_detail(worst)
             lines.append(f"  {label:<14}{'satisfied' if satisfied[label] else 'violated':<11}"
                          f"({detail}, tolerance {_VIOLATION_TOLERANCE:g})")
+        lines.append(self.margin_summary())
         levels = "/".join(f"{100 * q:g}" for q in self.quantile_levels)
         for rid, values in self.watch.items():
             lines.append(f"dG/RT of {rid} at {levels}%: " + ", ".join(f"{v:.3g}" for v in values))
         return "\n".join(lines)
+
+
+    def margin_summary(self) -> str:
+        """The thermodynamic margin of every reaction with a Keq, in words (one or two lines)."""
+        head = (f"thermodynamic margin over the {self.n_keq} reactions with a Keq "
+                f"({self.n_keq_irreversible} irreversible): min -sign(v) dG/RT = {self.min_thermo_margin:.4g}")
+        closest = ", ".join(f"{r} {m:.3g}" for r, m in self.closest_to_equilibrium) or "none"
+        uphill = "; ".join(f"{r} dG/RT = {g:+.3g} in {k} state(s)" for r, g, k in self.uphill) or "none"
+        return f"{head}; closest to equilibrium: {closest}\nrunning uphill: {uphill}"
 
 
 def _second_law_detail(worst: float) -> str:
@@ -184,7 +206,7 @@ def _second_law_detail(worst: float) -> str:
     "margin kept": every reaction with flux runs downhill with |dG/RT| >= margin (worst <= 0).
     """
     if worst == -math.inf:
-        return "no reversible reaction carries flux"
+        return "no reaction with a Keq carries flux"
     if worst <= 0:
         return f"margin kept with {abs(worst):.2g} dG/RT to spare"
     return f"margin missed by {worst:.2g} dG/RT"
@@ -202,7 +224,9 @@ class StateSample:
     ln_concentrations : (n, n_sp) ln(mol/L), species order of the compiled model
     ln_keq : (n, n_rxn) ln Keq in model units (stored value where not varied, +inf for
         irreversible reactions), or None when every Keq keeps its stored value
-    dg : (n, n_rxn) dG/RT = ln(Gamma/Keq) (NaN for irreversible reactions)
+    dg : (n, n_rxn) dG/RT = ln(Gamma/Keq) of every reaction with a thermodynamic Keq
+        (``cm.thermodynamic``; irreversible ones over their full stoichiometry with the
+        stored Keq), NaN for reactions without one
     pattern : (n,) index into ``patterns``
     patterns : (n_patterns, n_rxn) direction of every reaction (+1/-1; 0 when fixed at 0)
     varied_keq : reactions whose Keq varies between states
@@ -576,7 +600,9 @@ def _uncertainty(cm: CompiledModel, s: TFASettings, p: Problem) -> np.ndarray:
     irreversible = sorted(r for r in s.ln_keq_uncertainty if not cm.reversible[rxns.index(r)])
     if irreversible:
         raise ValueError(f"TFASettings.ln_keq_uncertainty: reactions {irreversible} are irreversible (no Keq)")
-    return np.array([float(s.ln_keq_uncertainty.get(rxns[k], s.default_ln_keq_uncertainty)) for k in p.thermo])
+    # irreversible reactions keep their stored Keq: no rate law uses it, a state cannot override it
+    return np.array([float(s.ln_keq_uncertainty.get(rxns[k], s.default_ln_keq_uncertainty))
+                     if cm.reversible[k] else 0.0 for k in p.thermo])
 
 
 def _split(n: int, k: int) -> list[int]:
@@ -717,8 +743,11 @@ def _assemble(cm, p: Problem, units: UnitSettings, unc, patterns, counts, result
     ln_keq = np.broadcast_to(cm.ln_keq, (len(v), n_rxn)).copy()
     if len(iu):
         ln_keq[:, p.thermo[iu]] += np.clip(Y[:, n_sp:], -unc[iu], unc[iu])
-    dg = (ln_x + units.log_concentration_scale) @ cm.displacement.T - ln_keq
-    dg[:, ~cm.reversible] = np.nan
+    # the second law of every reaction with a thermodynamic Keq (irreversible ones included:
+    # full stoichiometry, stored Keq; see CompiledModel.thermo_displacement)
+    thermo_keq = np.where(cm.reversible, ln_keq, cm.irreversible_ln_keq)
+    dg = (ln_x + units.log_concentration_scale) @ cm.thermo_displacement.T - thermo_keq
+    dg[:, ~cm.thermodynamic] = np.nan
     directions = np.where(p.u_lo > 0, 1, np.where(p.u_hi < 0, -1, 0))
     table = np.tile(directions, (len(patterns), 1))
     table[:, p.thermo] = np.array(patterns)
@@ -750,6 +779,24 @@ def _violations(cm, p: Problem, sample: dict, patterns, margin: float) -> dict:
                 max_dg_bound_violation=float(max(dg_viol, 0.0)))
 
 
+def thermo_margins(cm, fluxes: np.ndarray, dg: np.ndarray) -> dict:
+    """The thermodynamic-margin fields of :class:`SampleReport` from ``fluxes`` and ``dg`` (n, n_rxn).
+
+    Over the reactions with a thermodynamic Keq (``cm.thermodynamic``) that carry flux.
+    """
+    fluxes, dg = np.atleast_2d(fluxes), np.atleast_2d(dg)
+    keq = cm.thermodynamic
+    carrying = (fluxes != 0) & keq[None, :]
+    margin = np.where(carrying, -np.sign(fluxes) * np.nan_to_num(dg, nan=0.0), np.inf)  # (n, n_rxn)
+    per_rxn = margin.min(axis=0, initial=np.inf)
+    rxns = cm.structure.reactions
+    order = [k for k in np.argsort(per_rxn, kind="stable") if np.isfinite(per_rxn[k])]
+    uphill = tuple((rxns[k], float(-per_rxn[k]), int((margin[:, k] < 0).sum())) for k in order if per_rxn[k] < 0)
+    return dict(n_keq=int(keq.sum()), n_keq_irreversible=int((keq & ~cm.reversible).sum()),
+                min_thermo_margin=float(per_rxn.min(initial=np.inf)),
+                closest_to_equilibrium=tuple((rxns[k], float(per_rxn[k])) for k in order[:5]), uphill=uphill)
+
+
 def _slowest(polys: list, results: list, part: int, n_states: int) -> tuple[float, tuple]:
     """(min ESS, 5 slowest (name, ESS)) of polytope ``part`` (0: P_v, 1: P_x), ESS summed over patterns."""
     total: dict[str, float] = {}
@@ -765,7 +812,7 @@ def _report(cm, p, settings, sample, patterns, polys, results, n_chains, burn_in
     ess = {part: _slowest(polys, results, part, n_states) for part in (0, 1)}
     rxns = cm.structure.reactions
     quantiles = {r: tuple(np.quantile(sample["dg"][:, rxns.index(r)], _QUANTILES).tolist())
-                 for r in watch if r in rxns and cm.reversible[rxns.index(r)]}
+                 for r in watch if r in rxns and cm.thermodynamic[rxns.index(r)]}
     table = sample["patterns"]
     differ = tuple(r for k, r in enumerate(rxns) if len(set(table[:, k].tolist())) > 1)
     return SampleReport(
@@ -773,5 +820,6 @@ def _report(cm, p, settings, sample, patterns, polys, results, n_chains, burn_in
         n_chains=n_chains, burn_in=burn_in, thinning=thinning,
         **_violations(cm, p, sample, patterns, settings.min_margin),
         min_ess_fluxes=ess[0][0], min_ess_concentrations=ess[1][0],
-        slowest_fluxes=ess[0][1], slowest_concentrations=ess[1][1], watch=quantiles,
+        slowest_fluxes=ess[0][1], slowest_concentrations=ess[1][1],
+        **thermo_margins(cm, sample["fluxes"], sample["dg"]), watch=quantiles,
     )

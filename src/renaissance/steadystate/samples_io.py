@@ -2,7 +2,8 @@
 
 Columns: ``state``, ``pattern``, ``flux:<reaction>`` (mmol/gDW/h) for every reaction,
 ``concentration:<species>`` (mol/L) for every species, ``dg_rt:<reaction>`` (dG/RT, derived,
-ignored on reading) for every reversible reaction and, when the sampler varied Keq,
+ignored on reading) for every reaction with a thermodynamic Keq (reversible ones and
+irreversible ones with a stored ``k_equilibrium_<r>``) and, when the sampler varied Keq,
 ``k_equilibrium:<reaction>`` (model units) for each varied reaction. Floats are written
 with ``repr`` (shortest exact round trip). ``.csv`` always works; ``.parquet`` needs the
 optional ``pyarrow``.

@@ -52,10 +52,11 @@ class TFASettings:
     species_bounds : dict species -> (lo, hi)
         Per-species overrides in mol/L (group ``species_bounds``).
     min_margin : float
-        |dG/RT| >= this for every reversible reaction that carries flux, with
-        sign(dG) = -sign(v).
+        |dG/RT| >= this for every reaction with a thermodynamic Keq (``cm.thermodynamic``:
+        reversible ones and irreversible ones whose ``k_equilibrium_<r>`` the model stores)
+        that carries flux, with sign(dG) = -sign(v).
     dg_bounds : dict reaction -> (lo, hi)
-        Bounds on dG/RT of reversible reactions (group ``dg_bounds``; +-inf allowed).
+        Bounds on dG/RT of reactions with a Keq (group ``dg_bounds``; +-inf allowed).
     fixed_directions : dict reaction -> +1 / -1
         Reactions whose direction is imposed (group ``fixed_directions``).
     min_abs_flux : float

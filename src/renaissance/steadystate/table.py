@@ -42,6 +42,14 @@ class SteadyStateReport:
     ``worst_imbalance_relative`` = that over sum_k |N_ik v_k| (species ``worst_species``);
     ``min_margin`` is the smallest |ln(Gamma/Keq)| (= |dG/RT|) over reversible reactions
     with non-zero flux (``min_margin_reaction``).
+
+    The second law over every reaction with a thermodynamic Keq (``cm.thermodynamic``:
+    irreversible reactions with a stored Keq included, over their full stoichiometry; see
+    :func:`thermodynamic_displacement`) that carries flux: ``thermo_margin`` = the smallest
+    -sign(v) dG/RT (negative: that reaction runs uphill; +inf when none carries flux) of
+    reaction ``thermo_margin_reaction``; ``uphill``: (reaction, dG/RT) of every reaction with
+    -sign(v) dG/RT <= 0, most uphill first (only irreversible ones can be listed: a reversible
+    one running uphill fails the validation).
     """
 
     worst_imbalance: float
@@ -49,6 +57,9 @@ class SteadyStateReport:
     worst_species: str
     min_margin: float
     min_margin_reaction: str
+    thermo_margin: float = math.inf
+    thermo_margin_reaction: str = ""
+    uphill: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,18 @@ def displacement(cm: CompiledModel, ln_x: np.ndarray) -> np.ndarray:
     return ln_x @ cm.displacement.T - cm.ln_keq
 
 
+def thermodynamic_displacement(cm: CompiledModel, ln_x: np.ndarray) -> np.ndarray:
+    """dG/RT = ln(Gamma / Keq) of every reaction with a thermodynamic Keq, shape (..., n_rxn);
+    NaN for reactions without one.
+
+    Unlike :func:`displacement` (the rate laws' Gamma), irreversible reactions with a stored
+    ``k_equilibrium_<r>`` are included, with Gamma over their full stoichiometry
+    (``cm.thermo_displacement``, ``cm.thermo_ln_keq``). ``ln_x`` (..., n_sp) in model units.
+    """
+    dg = ln_x @ cm.thermo_displacement.T - np.where(cm.thermodynamic, cm.thermo_ln_keq, 0.0)
+    return np.where(cm.thermodynamic, dg, np.nan)
+
+
 def validate_steady_state(
     cm: CompiledModel,
     state: SteadyState,
@@ -175,7 +198,9 @@ def validate_steady_state(
     Checks: every species and reaction present; concentrations finite and > 0; fluxes finite;
     irreversible reactions carry v >= 0; every reversible flux runs down its displacement
     (v > 0 => Gamma < Keq, v < 0 => Gamma > Keq); mass balance of each balanced species,
-    |(N v)_i| <= balance_rtol * sum_k |N_ik v_k|.
+    |(N v)_i| <= balance_rtol * sum_k |N_ik v_k|. An irreversible reaction with a stored Keq
+    that runs uphill does not fail the validation (no rate law uses that Keq): it is listed
+    in ``report.uphill``.
     """
     src = state.source
     cm = model_for_state(cm, state)
@@ -202,10 +227,18 @@ def validate_steady_state(
     active = cm.reversible & (v != 0)
     margins = np.where(active, np.abs(dg), np.inf)
     tightest = int(np.argmin(margins))
+    signed = np.where(cm.thermodynamic & (v != 0), -np.sign(v) * np.nan_to_num(thermodynamic_displacement(cm, arrays.ln_x)),
+                      np.inf)
+    closest = int(np.argmin(signed)) if len(signed) else 0
+    uphill = tuple((cm.structure.reactions[k], float(-signed[k])) for k in np.argsort(signed, kind="stable")
+                   if signed[k] <= 0)
     return SteadyStateReport(
         worst_imbalance=float(balance.max(initial=0.0)),
         worst_imbalance_relative=float(relative.max(initial=0.0)),
         worst_species=cm.structure.variables[worst] if len(relative) else "",
         min_margin=float(margins[tightest]),
         min_margin_reaction=cm.structure.reactions[tightest],
+        thermo_margin=float(signed[closest]) if len(signed) else math.inf,
+        thermo_margin_reaction=cm.structure.reactions[closest] if len(signed) and np.isfinite(signed[closest]) else "",
+        uphill=uphill,
     )
