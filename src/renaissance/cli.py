@@ -715,10 +715,10 @@ def bioreactor(
         paths = plot_reactor(runs, out, matching, report)
         console.print(f"wrote {out / 'timecourses.csv'}; figure {paths[0]}", soft_wrap=True)
         if explain:
-            ranked = [f.model for f in fits if f.ok] if experiment is not None else [r.model for r in runs
-                                                                                      if r.status == "ok"]
-            found = limitation_study(context, ranked[:explain], pop.km[ranked[:explain]], pop.vmax[ranked[:explain]],
-                                     out / LIMITATION_TABLE, n_workers=workers)
+            best = ([f.model for f in fits if f.ok] if experiment is not None
+                    else [r.model for r in runs if r.status == "ok"])[:explain]
+            found = limitation_study(context, best, pop.km[best], pop.vmax[best], out / LIMITATION_TABLE,
+                                     n_workers=workers)
             for item in found:
                 console.print(item.describe(), highlight=False, soft_wrap=True)
             console.print(f"wrote {out / LIMITATION_TABLE}", soft_wrap=True)
