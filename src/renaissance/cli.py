@@ -18,6 +18,7 @@ from rich.text import Text
 
 from . import __version__
 from .errors import RenaissanceError, os_error_message
+from .settings import VALID_LAMBDA_MAX
 from .shipped import ECOLI_MODEL as ECOLI
 
 # help texts are plain text: Rich markup would eat bracketed words such as "[generator]"
@@ -160,7 +161,7 @@ def stability(
     km_scale: Annotated[Optional[float], typer.Option(help=(
         "Concentration unit of the constants in a --km model file, per mol/L (1e6: uM, as SKiMpy's "
         "varma_strain files; 1e9: nM)."))] = None,
-    threshold: ThresholdOption = -2.5,
+    threshold: ThresholdOption = VALID_LAMBDA_MAX,
     backend: BackendOption = Backend.numpy,
     device: Annotated[str, typer.Option(help="torch device, e.g. cuda.")] = "cpu",
     threads: ThreadsOption = None,
@@ -334,7 +335,7 @@ def screen(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     model: ModelOption = ECOLI,
     constraints: ConstraintsOption = None,
-    threshold: ThresholdOption = -2.5,
+    threshold: ThresholdOption = VALID_LAMBDA_MAX,
     threads: ThreadsOption = None,
 ) -> None:
     """Screen random Km sets without training: how many are valid at a sampled state, how fast.

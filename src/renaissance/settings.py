@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from ._validation import check_float
 
+#: the paper's validity criterion (1/h): a parameter set is valid when lambda_max <= this, i.e. its
+#: slowest mode settles within 24 min; the one home of this default for every command and setting
+VALID_LAMBDA_MAX = -2.5
+
 
 @dataclass(frozen=True, kw_only=True)
 class UnitSettings:

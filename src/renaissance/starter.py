@@ -31,6 +31,7 @@ from .errors import OutputError
 from .growth import growth_candidates
 from .model.compiled import CompiledModel
 from .steadystate.conflicts import growth_limit
+from .settings import VALID_LAMBDA_MAX
 from .steadystate.settings import TFASettings
 
 CONSTRAINTS, TRAIN, MEDIUM, STATE = "constraints.yaml", "train.toml", "bioreactor.yaml", "steady_state.csv"
@@ -187,7 +188,7 @@ def train_text(model_path: str, model_name: str) -> str:
         "",
         "[nes]",
         "generations = 50",
-        "threshold = -2.5             # valid: lambda_max <= threshold (1/h)",
+        f"threshold = {VALID_LAMBDA_MAX:<16} # valid: lambda_max <= threshold (1/h)",
         "",
     ])
 

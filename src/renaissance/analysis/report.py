@@ -22,6 +22,7 @@ import numpy as np
 from .._files import write_text_atomic
 from ..errors import RenaissanceError
 from ..model import compile_model, load_model
+from ..settings import VALID_LAMBDA_MAX
 from ..steadystate import read_samples
 from ..steadystate.constraints import model_constraints
 from ..steadystate.sampler import sample_steady_states
@@ -44,7 +45,7 @@ class LandscapeReport:
     files: list[Path]
 
 
-def landscape_report(matrix: StateMatrix, table: Landscape, out_dir: str | os.PathLike, *, threshold: float = -2.5,
+def landscape_report(matrix: StateMatrix, table: Landscape, out_dir: str | os.PathLike, *, threshold: float = VALID_LAMBDA_MAX,
                      seed: int = 0, maps: bool = True) -> LandscapeReport:
     """Write the ranges, the map and the embedding of a scored landscape (``matrix`` rows = table rows)."""
     out = Path(out_dir)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._validation import check_float, check_int
 from ..generator.rewards import fast_dynamics_reward
+from ..settings import VALID_LAMBDA_MAX
 from ..stability import StabilityProblem, evaluate_stability
 
 #: the paper's Km bounds, ln(Km / (mol/L))
@@ -34,7 +35,7 @@ class SearchSettings:
     elite_fraction: float = 0.1
     stop_incidence: float | None = 0.5  # None: run every iteration
     ln_km_bounds: tuple[float, float] = LN_KM_BOUNDS
-    threshold: float = -2.5
+    threshold: float = VALID_LAMBDA_MAX
 
     def __post_init__(self) -> None:
         check_int(self.iterations, "iterations")

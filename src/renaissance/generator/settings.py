@@ -43,7 +43,7 @@ from .._files import write_text_atomic
 from .._validation import check_choice, check_float, check_int
 from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
 from ..errors import located
-from ..settings import UnitSettings
+from ..settings import VALID_LAMBDA_MAX, UnitSettings
 from ..shipped import shipped_path
 
 MAPPINGS = ("tanh", "batch_minmax")
@@ -147,7 +147,7 @@ class NESSettings:
     common_latent: bool = True
     shaping: str = "centered_rank"
     reward: str = "rank_incidence"
-    threshold: float = -2.5
+    threshold: float = VALID_LAMBDA_MAX
     target_lambda: float | None = None
     monitor_models: int = 50
 

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from .._validation import check_choice, check_shape
 from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
-from ..settings import UnitSettings
+from ..settings import VALID_LAMBDA_MAX, UnitSettings
 from ..steadystate.table import SteadyState, model_for_state, state_arrays
 from .eigen import DEFAULT_LADDER, certify_unstable, lambda_max
 from .problem import EIGEN_FAILED, OK, REASONS, StabilityProblem, build_problem, jacobians_and_vmax, screen
@@ -55,7 +55,7 @@ def evaluate_stability(
     problem: StabilityProblem,
     km,
     *,
-    threshold: float = -2.5,
+    threshold: float = VALID_LAMBDA_MAX,
     mode: str = "exact",
     backend: str = "numpy",
     device: str = "cpu",
@@ -71,7 +71,8 @@ def evaluate_stability(
         Michaelis constants in mol/L, columns in ``problem.km_names`` order (Km that enter no
         rate are ignored). Must be finite and > 0 (checked by the file readers).
     threshold : float
-        Validity threshold on lambda_max in 1/h (reference: -2.5, i.e. 24 min).
+        Validity threshold on lambda_max in 1/h (default
+        :data:`~renaissance.settings.VALID_LAMBDA_MAX`, -2.5, i.e. 24 min).
     mode : {"exact", "decide"}
         ``exact``: dense eigenvalues for every set. ``decide``: sets proven unstable by a
         determinant sign (see :mod:`.eigen`) skip the eigenvalues; ``valid`` is identical,
