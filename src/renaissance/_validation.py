@@ -25,6 +25,17 @@ def check_float(value, name: str, *, low: float = -math.inf, high: float = math.
     return float(value)
 
 
+def check_range(bounds, name: str) -> tuple[float, float]:
+    """``bounds`` as a (low, high) pair of finite floats with low < high."""
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} == {bounds!r}, must be a pair (low, high)") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"{name} == {bounds!r}, must be finite with low < high")
+    return low, high
+
+
 def check_choice(value, name: str, choices) -> str:
     """``value`` if it is one of ``choices``."""
     if value not in choices:

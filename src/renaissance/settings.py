@@ -10,6 +10,9 @@ from ._validation import check_float
 #: the paper's validity criterion (1/h): a parameter set is valid when lambda_max <= this, i.e. its
 #: slowest mode settles within 24 min; the one home of this default for every command and setting
 VALID_LAMBDA_MAX = -2.5
+#: the paper's range of every Michaelis constant (mol/L): 1.3 uM .. 20 mM, and its logarithm
+KM_BOUNDS = (1.3e-6, 2e-2)
+LN_KM_BOUNDS = (math.log(KM_BOUNDS[0]), math.log(KM_BOUNDS[1]))
 
 
 @dataclass(frozen=True, kw_only=True)

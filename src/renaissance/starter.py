@@ -31,7 +31,7 @@ from .errors import OutputError
 from .growth import growth_candidates
 from .model.compiled import CompiledModel
 from .steadystate.conflicts import growth_limit
-from .settings import VALID_LAMBDA_MAX
+from .settings import KM_BOUNDS, VALID_LAMBDA_MAX
 from .steadystate.settings import TFASettings
 
 CONSTRAINTS, TRAIN, MEDIUM, STATE = "constraints.yaml", "train.toml", "bioreactor.yaml", "steady_state.csv"
@@ -184,7 +184,7 @@ def train_text(model_path: str, model_name: str) -> str:
         f'constraints = "{CONSTRAINTS}"   # its growth.reaction: the growth reaction of robustness, bioreactor',
         "",
         "[generator]",
-        "km_bounds = [1.3e-6, 2e-2]   # mol/L (paper: 1.3 uM .. 20 mM)",
+        f"km_bounds = [{KM_BOUNDS[0]:g}, {KM_BOUNDS[1]:g}]   # mol/L (paper: 1.3 uM .. 20 mM)",
         "",
         "[nes]",
         "generations = 50",

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_range
 from ..generator.rewards import fast_dynamics_reward
-from ..settings import VALID_LAMBDA_MAX
+from ..settings import LN_KM_BOUNDS, VALID_LAMBDA_MAX
 from ..stability import StabilityProblem, evaluate_stability
 
 #: the paper's Km bounds, ln(Km / (mol/L))
-LN_KM_BOUNDS = (math.log(1.3e-6), math.log(2e-2))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,10 +42,7 @@ class SearchSettings:
         check_float(self.elite_fraction, "elite_fraction", low=0.0, high=1.0, low_open=True)
         if self.stop_incidence is not None:
             check_float(self.stop_incidence, "stop_incidence", low=0.0, high=1.0, low_open=True)
-        low, high = (float(b) for b in self.ln_km_bounds)
-        if not low < high:
-            raise ValueError(f"ln_km_bounds == {self.ln_km_bounds}, must be (low, high) with low < high")
-        object.__setattr__(self, "ln_km_bounds", (low, high))
+        object.__setattr__(self, "ln_km_bounds", check_range(self.ln_km_bounds, "ln_km_bounds"))
         check_float(self.threshold, "threshold")
 
 

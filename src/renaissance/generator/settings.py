@@ -32,7 +32,6 @@ the file.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,10 +39,10 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_text_atomic
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_int, check_range
 from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
 from ..errors import located
-from ..settings import VALID_LAMBDA_MAX, UnitSettings
+from ..settings import LN_KM_BOUNDS, VALID_LAMBDA_MAX, UnitSettings
 from ..shipped import shipped_path
 
 MAPPINGS = ("tanh", "batch_minmax")
@@ -81,7 +80,7 @@ class GeneratorSettings:
     dropout: float = 0.5
     mapping: str = "tanh"
     offset_gain: float = 50.0
-    ln_km_bounds: tuple[float, float] = (math.log(1.3e-6), math.log(2e-2))
+    ln_km_bounds: tuple[float, float] = LN_KM_BOUNDS
     ln_ki_bounds: tuple[float, float] | None = None
     ln_ka_bounds: tuple[float, float] | None = None
     dtype: str = "float32"
@@ -101,10 +100,7 @@ class GeneratorSettings:
             bounds = getattr(self, name)
             if bounds is None and kind != "km":
                 continue
-            low, high = (float(b) for b in bounds)
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"generator.{name} == {bounds!r}, must be finite with low < high")
-            object.__setattr__(self, name, (low, high))
+            object.__setattr__(self, name, check_range(bounds, f"generator.{name}"))
         check_choice(self.dtype, "generator.dtype", DTYPES)
 
     def kind_bounds(self, kind: str) -> tuple[float, float]:

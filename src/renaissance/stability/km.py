@@ -12,6 +12,7 @@ import numpy as np
 
 from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, located
+from ..settings import KM_BOUNDS
 
 
 def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarray:
@@ -99,7 +100,7 @@ def write_km_table(path: str | os.PathLike, km: np.ndarray, km_names) -> None:
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def sample_log_uniform_km(n_sets: int, n_km: int, bounds=(1.3e-6, 2e-2), seed=None) -> np.ndarray:
+def sample_log_uniform_km(n_sets: int, n_km: int, bounds=KM_BOUNDS, seed=None) -> np.ndarray:
     """Km sets with ln Km uniform in ln(bounds) (mol/L): shape (n_sets, n_km)."""
     low, high = bounds
     if not (0 < low < high):
