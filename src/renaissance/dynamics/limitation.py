@@ -28,12 +28,11 @@ LIMITATION_TABLE = "limitation.csv"
 
 @dataclass(frozen=True)
 class Hold:
-    """A re-run with ``species`` held at their initial concentrations: its final biomass (g/L),
-    relative to the baseline's, and its growth-stop time (h; inf: never stopped)."""
+    """A re-run with ``species`` held at their initial concentrations: its final biomass relative
+    to the baseline's (nan when the run did not end ``ok``) and its status."""
 
     species: tuple[str, ...]
     biomass_ratio: float
-    stop_h: float
     status: str
 
 
@@ -101,8 +100,7 @@ def limitation(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, model:
     for held in sets:
         run = run_with(held)
         ratio = float(run.biomass[-1] / base.biomass[-1]) if run.status == "ok" else float("nan")
-        holds.append(Hold(held, ratio, growth_stop(run, stop_fraction) if run.status == "ok" else float("nan"),
-                          run.status))
+        holds.append(Hold(held, ratio, run.status))
     holds.sort(key=lambda h: -np.nan_to_num(h.biomass_ratio, nan=-np.inf))  # largest gain first
     return Limitation(model, stop, float(base.biomass[-1]), left, tuple(holds), gain)
 

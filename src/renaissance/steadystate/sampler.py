@@ -73,7 +73,7 @@ from .problem import (
     interior_point, pattern_dg_bounds, pattern_flux_bounds,
 )
 from .settings import TFASettings
-from .table import SteadyState
+from .table import SteadyState, second_law_margins
 
 _BURN_IN = 100  # sweeps before the first kept state (default)
 _THINNING = 20  # sweeps between kept states (default)
@@ -784,10 +784,8 @@ def thermo_margins(cm, fluxes: np.ndarray, dg: np.ndarray) -> dict:
 
     Over the reactions with a thermodynamic Keq (``cm.thermodynamic``) that carry flux.
     """
-    fluxes, dg = np.atleast_2d(fluxes), np.atleast_2d(dg)
     keq = cm.thermodynamic
-    carrying = (fluxes != 0) & keq[None, :]
-    margin = np.where(carrying, -np.sign(fluxes) * np.nan_to_num(dg, nan=0.0), np.inf)  # (n, n_rxn)
+    margin = second_law_margins(cm, fluxes, dg)  # (n, n_rxn)
     per_rxn = margin.min(axis=0, initial=np.inf)
     rxns = cm.structure.reactions
     order = [k for k in np.argsort(per_rxn, kind="stable") if np.isfinite(per_rxn[k])]

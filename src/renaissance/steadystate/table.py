@@ -186,6 +186,14 @@ def thermodynamic_displacement(cm: CompiledModel, ln_x: np.ndarray) -> np.ndarra
     return np.where(cm.thermodynamic, dg, np.nan)
 
 
+def second_law_margins(cm: CompiledModel, fluxes: np.ndarray, dg: np.ndarray) -> np.ndarray:
+    """(n, n_rxn) -sign(v) dG/RT of every reaction with a thermodynamic Keq that carries flux
+    (negative: running uphill), +inf elsewhere; ``fluxes`` and ``dg`` (n, n_rxn) or (n_rxn,)."""
+    fluxes, dg = np.atleast_2d(fluxes), np.atleast_2d(dg)
+    carrying = (fluxes != 0) & cm.thermodynamic[None, :]
+    return np.where(carrying, -np.sign(fluxes) * np.nan_to_num(dg, nan=0.0), np.inf)
+
+
 def validate_steady_state(
     cm: CompiledModel,
     state: SteadyState,
@@ -227,8 +235,7 @@ def validate_steady_state(
     active = cm.reversible & (v != 0)
     margins = np.where(active, np.abs(dg), np.inf)
     tightest = int(np.argmin(margins))
-    signed = np.where(cm.thermodynamic & (v != 0), -np.sign(v) * np.nan_to_num(thermodynamic_displacement(cm, arrays.ln_x)),
-                      np.inf)
+    signed = second_law_margins(cm, v, thermodynamic_displacement(cm, arrays.ln_x))[0]
     closest = int(np.argmin(signed)) if len(signed) else 0
     uphill = tuple((cm.structure.reactions[k], float(-signed[k])) for k in np.argsort(signed, kind="stable")
                    if signed[k] <= 0)
