@@ -33,13 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load(population: Path | None):
     if population is not None:
-        from renaissance.generator.population import read_population
-        from renaissance.generator.training import load_problem
+        from renaissance.parameterised import open_population
 
-        pop = read_population(population)
-        problem = load_problem(pop.settings.problem)
+        pop, problem = open_population(population)
         rows = np.flatnonzero(pop.valid)
-        return robustness_problem(problem.cm, problem.state, pop.settings.problem.units), pop.km[rows], pop.vmax[rows]
+        return robustness_problem(problem.cm, problem.state, problem.units), pop.km[rows], pop.vmax[rows]
     cm = compile_model(load_model(ROOT / "src" / "renaissance" / "data" / "ecoli_varma_curated.yaml"))
     state = read_steady_state(ROOT / "tests" / "fixtures" / "ecoli" / "steady_state.csv")
     km = read_km_table(ROOT / "tests" / "fixtures" / "ecoli" / "valid_km.csv", cm.km_names)

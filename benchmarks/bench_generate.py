@@ -28,7 +28,8 @@ from renaissance.generator.checkpoint import load_checkpoint
 from renaissance.generator.network import network_layout, to_ln_km
 from renaissance.generator.population import generate_population
 from renaissance.generator.settings import with_overrides
-from renaissance.generator.training import emit_ln_km, generator_sample, load_problem, load_run_settings
+from renaissance.generator.training import emit_ln_km, generator_sample, load_run_settings
+from renaissance.parameterised import parameterise
 from renaissance.stability import evaluate_stability
 
 
@@ -68,7 +69,7 @@ def main() -> None:
         run_dir = tmp / "run"
         train(replace(with_overrides(load_settings(), nes={"generations": 1}), final_samples=0), run_dir)
     settings = load_run_settings(run_dir)
-    problem = load_problem(settings.problem)
+    problem = parameterise(settings.problem)
     layout = network_layout(settings.generator, len(problem.free))
     theta = load_checkpoint(run_dir).theta
     print(f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "

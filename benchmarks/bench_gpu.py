@@ -24,7 +24,8 @@ import torch
 
 from renaissance.generator import load_settings, train
 from renaissance.generator.settings import with_overrides
-from renaissance.generator.training import emit_ln_km, load_problem
+from renaissance.generator.training import emit_ln_km
+from renaissance.parameterised import parameterise
 from renaissance.generator.network import init_parameters, network_layout
 from renaissance.stability import evaluate_stability
 from renaissance.stability.km import sample_log_uniform_km
@@ -49,7 +50,7 @@ def main() -> None:
         print("no CUDA device: nothing to compare (run on a GPU machine)")
         return
     settings = load_settings()
-    problem = load_problem(settings.problem)
+    problem = parameterise(settings.problem)
     km = sample_log_uniform_km(args.n, problem.n_km, seed=0)
     evaluate_stability(problem.stability, km[:256], backend="torch", device=device_)  # warm-up
     cpu_s, cpu = timed(lambda: evaluate_stability(problem.stability, km))

@@ -28,7 +28,7 @@ import numpy as np
 
 from renaissance.analysis.landscape import LandscapeSettings, score_state
 from renaissance.generator import load_settings, train
-from renaissance.generator.rewards import fast_dynamics_reward
+from renaissance.stability.rewards import fast_dynamics_reward
 from renaissance.generator.settings import with_overrides
 from renaissance.model import compile_model, load_model
 from renaissance.steadystate import load_constraints, sample_steady_states, write_samples

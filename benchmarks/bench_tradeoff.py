@@ -71,7 +71,7 @@ def main() -> None:
     search_fast_km(stability, search, np.random.default_rng(args.seed), on_iteration=keep)
     rows = [study_row(label, problem, stability, k, lam, settings, args.workers) for label, k, lam in picked]
     for path in args.population:
-        from renaissance.generator.population import read_population
+        from renaissance.parameterised import read_population
 
         pop = read_population(path)
         valid = np.flatnonzero(pop.valid)[: args.models]

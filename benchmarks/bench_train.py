@@ -27,11 +27,11 @@ import numpy as np
 from renaissance.generator import load_settings, train
 from renaissance.generator.plots import plot_runs
 from renaissance.generator.settings import settings_from_dict, settings_to_dict, shipped_state
-from renaissance.generator.training import TrainingProblem, load_problem
+from renaissance.generator.training import ParameterisedModel, parameterise
 from renaissance.stability import evaluate_stability
 
 
-def cross_entropy_search(problem: TrainingProblem, iterations: int, per_iteration: int, ln_bounds, seed: int,
+def cross_entropy_search(problem: ParameterisedModel, iterations: int, per_iteration: int, ln_bounds, seed: int,
                          columns: np.ndarray, elite_fraction: float = 0.1, n_final: int = 1000):
     """Independent normal distributions over ln Km, refitted to the 10% lowest lambda_max each
     iteration (values clipped to the bounds). Returns incidence and Km spread of the valid sets
@@ -80,7 +80,7 @@ def main() -> None:
         data["problem"] = {k: v for k, v in data["problem"].items() if k not in ("states", "state_index")}
         data["problem"]["steady_state"] = str(shipped_state(args.state or "showcase").resolve())
         base = settings_from_dict(data)
-    problem = load_problem(base.problem)
+    problem = parameterise(base.problem)
     columns = problem.free[problem.used[problem.free]]
     methods = args.methods.split(",")
     print(f"{Path(base.problem.model).name}, state {Path(base.problem.steady_state or base.problem.states).name}, "

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from renaissance.cli import app
 from renaissance.generator import load_settings, train
-from renaissance.generator.population import generate_population, read_population
+from renaissance.generator.population import generate_population
+from renaissance.parameterised import read_population
 from renaissance.generator.settings import with_overrides
 
 from .conftest import DATA, FIXTURES

@@ -10,7 +10,7 @@ from renaissance.dynamics.bioreactor import (
     ReactorRun, ReactorSettings, reactor_ode, read_medium, simulate_reactor,
 )
 from renaissance.dynamics.integrate import IntegrationSettings, integrate
-from renaissance.errors import ConstraintsError, RenaissanceError
+from renaissance.errors import MediumError, RenaissanceError
 from renaissance.model import compile_model, model_from_dict
 from renaissance.settings import UnitSettings
 from renaissance.stability import back_calculate_vmax, prepare_stability
@@ -23,7 +23,7 @@ UNITS = UnitSettings()
 
 
 def test_reference_medium_names_species_missing_from_the_model(ecoli_cm):
-    with pytest.raises(ConstraintsError) as info:
+    with pytest.raises(MediumError) as info:
         read_medium(DATA / "bioreactor_medium.yaml", ecoli_cm)
     message = str(info.value)
     assert "bioreactor_medium.yaml" in message
@@ -44,17 +44,17 @@ def test_shipped_medium(ecoli_cm):
 def test_medium_errors(tmp_path, ecoli_cm):
     bad = tmp_path / "m.yaml"
     bad.write_text("initial_medium:\n  glc_D_e: -1\n")
-    with pytest.raises(ConstraintsError, match="finite and > 0"):
+    with pytest.raises(MediumError, match="finite and > 0"):
         read_medium(bad, ecoli_cm)
     bad.write_text("initial_medium:\n  g6p_c: 0.001\n")
-    with pytest.raises(ConstraintsError, match="balanced species"):
+    with pytest.raises(MediumError, match="balanced species"):
         read_medium(bad, ecoli_cm)
     bad.write_text("reactor_volume: 1\ninitial_conditions: initial_medium\n")
-    with pytest.raises(ConstraintsError, match="initial_medium: missing"):
+    with pytest.raises(MediumError, match="initial_medium: missing"):
         read_medium(bad, ecoli_cm)
     assert read_medium(bad, ecoli_cm, initial_conditions="steady_state").medium == {}  # not needed then
     bad.write_text("initial_conditions: medium\n")
-    with pytest.raises(ConstraintsError, match="initial_conditions 'medium': must be one of"):
+    with pytest.raises(MediumError, match="initial_conditions 'medium': must be one of"):
         read_medium(bad, ecoli_cm)
     for transfer, problem in (("{glc_D_e: {kla: 0, saturation: 1e-3}}", "must be finite and > 0"),
                               ("{co2_e: {kla: 100, saturation: 1e-3}}", "that boundary_conditions do not hold"),
@@ -62,7 +62,7 @@ def test_medium_errors(tmp_path, ecoli_cm):
                               ("{o2_e: {kla: 100}}", "needs exactly kla")):
         bad.write_text("boundary_conditions: {CC: {class: ConstantConcentration, reactant: co2_e}}\n"
                        f"gas_transfer: {transfer}\n")
-        with pytest.raises(ConstraintsError, match=problem):
+        with pytest.raises(MediumError, match=problem):
             read_medium(bad, ecoli_cm)
 
 

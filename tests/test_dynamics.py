@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from renaissance.dynamics.integrate import IntegrationSettings, integrate
 from renaissance.dynamics.perturb import perturb_conserving
-from renaissance.dynamics.resumable import ResumeError
-from renaissance.dynamics.robustness import (RobustnessSettings, returned, robustness_problem, robustness_study, run_model,
-                                            study_report)
+from renaissance.plumbing.resumable import ResumeError
+from renaissance.dynamics.robustness import RobustnessSettings, returned, robustness_problem, robustness_study, run_model
+from renaissance.dynamics.robustness_report import study_report
 from renaissance.dynamics.system import cell_ode
 from renaissance.errors import RenaissanceError
 from renaissance.model import compile_model, model_from_dict
-from renaissance.model.rates import reaction_rates
+from .oracle_rates import reaction_rates
 from renaissance.settings import UnitSettings
 from renaissance.stability import evaluate_stability
 from renaissance.stability.km import read_km_table

@@ -10,10 +10,11 @@ import torch
 from scipy.special import expit
 
 from renaissance.errors import ParameterFileError, RenaissanceError
-from renaissance.generator.fixed_km import read_fixed_km, sample_fixed_ln_km
+from renaissance.parameterised.fixed import read_fixed_km
+from renaissance.generator.training import sample_fixed_ln_km
 from renaissance.generator.nes import nes_update, sample_noise
 from renaissance.generator.network import forward, init_parameters, network_layout, to_ln_km
-from renaissance.generator.rewards import (
+from renaissance.stability.rewards import (
     fast_dynamics_reward, incidence_reward, rank_incidence_reward, resolve_reward, shape_rewards,
 )
 from renaissance.generator.settings import (
@@ -100,13 +101,13 @@ def test_shape_rewards():
 
 def test_resolve_reward():
     assert resolve_reward("incidence") is incidence_reward
-    assert resolve_reward("renaissance.generator.rewards:fast_dynamics_reward") is fast_dynamics_reward
+    assert resolve_reward("renaissance.stability.rewards:fast_dynamics_reward") is fast_dynamics_reward
     custom = lambda lam, valid, threshold: valid.sum(axis=1)  # noqa: E731
     assert resolve_reward(custom) is custom
     with pytest.raises(RenaissanceError, match="unknown"):
         resolve_reward("speed")
     with pytest.raises(RenaissanceError, match="cannot import"):
-        resolve_reward("renaissance.generator.rewards:nothing")
+        resolve_reward("renaissance.stability.rewards:nothing")
 
 
 # --- network --------------------------------------------------------------------------------------

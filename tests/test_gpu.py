@@ -32,8 +32,10 @@ def test_training_and_generation_on_cuda(tmp_path):
     assert torch.cuda.is_available(), "pytest -m gpu needs a CUDA device"
     from dataclasses import replace
 
-    from renaissance.generator import load_problem, load_settings, train
-    from renaissance.generator.population import generate_population, read_population
+    from renaissance.generator import load_settings, train
+    from renaissance.parameterised import parameterise
+    from renaissance.generator.population import generate_population
+    from renaissance.parameterised import read_population
     from renaissance.generator.settings import with_overrides
 
     settings = replace(with_overrides(load_settings(), nes={"generations": 10, "models_per_child": 50}), final_samples=300)
@@ -41,7 +43,7 @@ def test_training_and_generation_on_cuda(tmp_path):
     assert np.nanmedian(run.final_lambda_max) < 1e3 and run.theta.device.type == "cuda"
     generate_population(tmp_path / "run", 500, tmp_path / "pop.h5", device="cuda")
     pop = read_population(tmp_path / "pop.h5")
-    host = evaluate_stability(load_problem(settings.problem).stability, pop.km)
+    host = evaluate_stability(parameterise(settings.problem).stability, pop.km)
     assert np.array_equal(host.valid, pop.valid)
     np.testing.assert_allclose(pop.lambda_max, host.lambda_max, rtol=1e-6)
 

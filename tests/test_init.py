@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from renaissance.cli import app
 from renaissance.dynamics.bioreactor import read_medium, read_report
-from renaissance.errors import ConstraintsError, RenaissanceError
+from renaissance.errors import MediumError, RenaissanceError
 from renaissance.generator.settings import load_settings
 from renaissance.growth import growth_candidates, guess_growth_reaction, resolve_growth
 from renaissance.model import compile_model, load_model
@@ -73,7 +73,7 @@ def test_starter_training_config_and_medium(started, kin_varma_cm, tmp_path):
     assert settings.problem.constraints == str((out / "constraints.yaml").resolve())
     (out / "steady_state.csv").unlink()
     medium = out / "bioreactor.yaml"
-    with pytest.raises(ConstraintsError) as info:  # every concentration left to fill in: one error naming them
+    with pytest.raises(MediumError) as info:  # every concentration left to fill in: one error naming them
         read_medium(medium, kin_varma_cm)
     message = str(info.value)
     assert message.startswith(f"{medium}: initial_medium ['ac_e: None', 'acald_e: None',")
@@ -97,7 +97,7 @@ def test_a_model_without_growth_reaction(tmp_path):
     cm = compile_model(load_model(DATA / "toy_model.yaml"))
     assert load_constraints(out / "constraints.yaml", cm).growth_reaction is None
     assert "LACt: [0.0, 10.0]   # forward secretes lac_e (irreversible)" in text
-    with pytest.raises(ConstraintsError, match="biomass: missing: name the growth reaction"):
+    with pytest.raises(MediumError, match="biomass: missing: name the growth reaction"):
         read_medium(_filled(out / "bioreactor.yaml", tmp_path), cm)
 
 

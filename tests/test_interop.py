@@ -12,7 +12,8 @@ from renaissance.analysis.search import SearchSettings, search_fast_km
 from renaissance.cli import app
 from renaissance.dynamics import IntegrationSettings, cell_ode, integrate, perturb_conserving
 from renaissance.generator import train
-from renaissance.generator.population import generate_population, read_population
+from renaissance.generator.population import generate_population
+from renaissance.parameterised import read_population
 from renaissance.interop.sbml import consistency_errors, import_parameter_set, model_to_sbml, read_sbml
 from renaissance.interop.skimpy import population_sets, read_skimpy_population
 from renaissance.settings import UnitSettings

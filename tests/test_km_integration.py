@@ -16,7 +16,7 @@ from renaissance.analysis.km_integration import (
 from renaissance.cli import app
 from renaissance.errors import ParameterFileError
 from renaissance.generator import read_fixed_km
-from renaissance.generator.population import read_population
+from renaissance.parameterised import read_population
 from renaissance.generator.settings import save_settings
 from renaissance.stability.km import read_km_table
 
@@ -145,7 +145,7 @@ def test_km_integration_command_errors(tmp_path):
 
 def test_summary_counts_improvements_per_design():
     from renaissance.analysis.km_integration import Case
-    from renaissance.analysis.km_study import CaseResult, StudyReport, _summary
+    from renaissance.generator.km_study import CaseResult, StudyReport, _summary
 
     cases = [Case("baseline", ()), Case("local", ("km_a_X",)), Case("subsystem_0", ("km_a_X", "km_b_Y")),
              Case("subsystem_1", ("km_c_Y",)), Case("control_0", (), 1)]

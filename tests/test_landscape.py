@@ -18,7 +18,7 @@ from renaissance.analysis.ranges import auc_below, best_threshold, separating_ra
 from renaissance.analysis.report import constrain
 from renaissance.analysis.search import SearchSettings
 from renaissance.cli import app
-from renaissance.dynamics.resumable import ResumeError
+from renaissance.plumbing.resumable import ResumeError
 from renaissance.errors import RenaissanceError
 from renaissance.config import ConfigError
 from renaissance.steadystate import SteadyState, TFASettings, read_steady_state

@@ -17,9 +17,9 @@ from renaissance.dynamics.system import rate_laws
 from renaissance.errors import ModelFormatError
 from renaissance.model import compile_model, model_from_dict, model_to_dict
 from renaissance.model.mechanisms import MECHANISMS, MODIFIERS
-from renaissance.model.rates import reaction_rates
 
 from .all_classes import HILL, all_classes_dict
+from .oracle_rates import reaction_rates
 
 @pytest.fixture(scope="module")
 def all_cm(all_classes_cm):

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from renaissance.cli import app
-from renaissance.dynamics.robustness import missing_members, parse_groups, read_groups, robustness_problem
+from renaissance.dynamics.groups import missing_members, parse_groups, read_groups
+from renaissance.dynamics.robustness import robustness_problem
 from renaissance.errors import ConstraintsError
 from renaissance.model import compile_model, load_model
 from renaissance.shipped import (ECOLI_BIOREACTOR, ECOLI_CONSTRAINTS, ECOLI_MODEL, ECOLI_SUBSYSTEMS, KIN_VARMA_MODEL,

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from renaissance.cli import app
-from renaissance.generator.population import read_population
+from renaissance.parameterised import read_population
 from renaissance.interop.sbml import sid
 from renaissance.model import compile_model, load_model
 from renaissance.steadystate import read_steady_state, validate_steady_state
@@ -97,7 +97,7 @@ def test_training_raises_the_incidence(pipeline):
     assert incidence[-1] >= 0.8 and incidence[-1] > incidence[0]
     pop = read_population(pipeline["root"] / "pop.h5")
     assert len(pop) == 20 and pop.valid.all() and np.all(pop.lambda_max <= -2.5)
-    assert pop.settings.problem.constraints == str(Path(pipeline["constraints"]).resolve())
+    assert pop.problem.constraints == str(Path(pipeline["constraints"]).resolve())
 
 
 def test_robustness_groups_come_from_the_model(pipeline):
@@ -151,12 +151,12 @@ def test_kin_varma_in_the_bioreactor(pipeline, tmp_path):
     out, hours = tmp_path / "bio", 0.1
     report = _ok(["bioreactor", pipeline["root"] / "pop.h5", "--medium", medium, "--hours", hours, "--points", 3,
                   "--max-models", 2, "--workers", 1, "--out", out])
-    assert "2 models: {'ok': 2}" in report and "glucose" not in report and "glc_D_e used" in report
+    assert "2 models: 2 ok" in report and "glucose" not in report and "glc_D_e used" in report
     with open(out / "timecourses.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert set(rows[0]) == {"model", "time_h", "status", "biomass", "glc_D_e"}  # the one dynamic species
     growth = state.fluxes["LMPD_biomass_c_17_462"]  # biomass_scaling 1: growth (1/h) = the flux
-    units = read_population(pipeline["root"] / "pop.h5").settings.problem.units
+    units = read_population(pipeline["root"] / "pop.h5").problem.units
     cells = 0.037 / 0.28e-12 * 1e-15  # cell volume per reactor volume: cells per litre (0.037 g/L of 0.28 pg) x 1 um^3
     uptake = state.fluxes["GLCptspp"] * 1e-3 * units.density * units.gdw_per_gww * cells  # mol/L/h
     for model in ("0", "1"):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from renaissance.dynamics.resumable import ResultTable, ResumeError, refuse_changed_settings, setting_changes
+from renaissance.plumbing.resumable import ResultTable, ResumeError, refuse_changed_settings, setting_changes
 from renaissance.errors import RenaissanceError
 
 

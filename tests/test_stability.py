@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from renaissance.model import compile_model, model_from_dict
-from renaissance.model.rates import reaction_rates
 from renaissance.settings import UnitSettings
 from renaissance.stability import build_problem, evaluate_stability, jacobians_and_vmax, prepare_stability
 from renaissance.stability.km import sample_log_uniform_km
@@ -17,6 +16,7 @@ from renaissance.steadystate import SteadyState, state_arrays
 from renaissance.steadystate.table import StateArrays
 
 from .conftest import FIXTURES
+from .oracle_rates import reaction_rates
 
 
 def test_reduced_size(ecoli_cm):

@@ -19,10 +19,12 @@ from renaissance.cli import app
 from renaissance.errors import ParameterFileError, RenaissanceError
 from renaissance.generator import load_settings, train
 from renaissance.generator.checkpoint import load_checkpoint
-from renaissance.generator.population import generate_population, read_population
+from renaissance.generator.population import generate_population
+from renaissance.parameterised import read_population
 from renaissance.generator.settings import save_settings, shipped_state, with_overrides
-from renaissance.generator.training import load_problem, load_run
-from renaissance.model.rates import reaction_rates
+from renaissance.generator.training import load_run
+from renaissance.parameterised import parameterise
+from .oracle_rates import reaction_rates
 from renaissance.stability import evaluate_stability
 from renaissance.steadystate.table import model_for_state, state_arrays
 
@@ -70,7 +72,7 @@ def test_short_training_raises_incidence(tmp_path):
 
 def test_final_sample_matches_stability_evaluation(tiny_run):
     run_dir, run = tiny_run
-    problem = load_problem(run.settings.problem)
+    problem = parameterise(run.settings.problem)
     result = evaluate_stability(problem.stability, np.exp(run.final_ln_km))
     np.testing.assert_allclose(result.lambda_max, run.final_lambda_max, rtol=1e-12)
     assert np.array_equal(result.valid, run.final_valid)
@@ -136,7 +138,7 @@ def test_fixed_km_are_sampled_in_their_ranges(tmp_path):
     settings = tiny_settings(generations=2)
     settings = replace(settings, problem=replace(settings.problem, fixed_km=str(fixed)))
     run = train(settings, tmp_path / "run")
-    km_names = list(load_problem(settings.problem).stability.km_names)
+    km_names = list(parameterise(settings.problem).stability.km_names)
     a, b = km_names.index("km_substrate_ACONTa"), km_names.index("km_substrate_ACONTb")
     km = np.exp(run.final_ln_km)
     assert np.all((km[:, a] >= 5e-4) & (km[:, a] <= 9e-4))
@@ -155,7 +157,7 @@ def test_population_file(tiny_run, tmp_path, fixture_state, ecoli_cm):
     low, high = np.exp(run.settings.generator.ln_km_bounds)
     assert np.all((pop.km >= low * (1 - 1e-12)) & (pop.km <= high * (1 + 1e-12)))
     # the stored lambda_max and validity are those of the stored Km
-    problem = load_problem(run.settings.problem)
+    problem = parameterise(run.settings.problem)
     again = evaluate_stability(problem.stability, pop.km)
     np.testing.assert_allclose(pop.lambda_max, again.lambda_max, rtol=1e-10)
     assert np.array_equal(pop.valid, again.valid) and report.valid == pop.valid.sum()

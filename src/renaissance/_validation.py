@@ -1,15 +1,20 @@
-"""Argument checks at public boundaries: one message naming the argument, its value and the rule."""
+"""Argument checks at public boundaries: one message naming the argument, its value and the rule.
+
+Every check raises :class:`~renaissance.errors.SettingsError` (a ``ValueError`` too).
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
 
+from .errors import SettingsError
+
 
 def check_int(value, name: str, *, min_value: int = 1) -> int:
     """``value`` as an int >= ``min_value`` (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_value:
-        raise ValueError(f"{name} == {value!r}, must be an int >= {min_value}")
+        raise SettingsError(f"{name} == {value!r}, must be an int >= {min_value}")
     return int(value)
 
 
@@ -21,7 +26,7 @@ def check_float(value, name: str, *, low: float = -math.inf, high: float = math.
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
     if not ok:
         left, right = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} == {value!r}, must be a finite number in {left}{low}, {high}{right}")
+        raise SettingsError(f"{name} == {value!r}, must be a finite number in {left}{low}, {high}{right}")
     return float(value)
 
 
@@ -30,16 +35,16 @@ def check_range(bounds, name: str) -> tuple[float, float]:
     try:
         low, high = (float(b) for b in bounds)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} == {bounds!r}, must be a pair (low, high)") from None
+        raise SettingsError(f"{name} == {bounds!r}, must be a pair (low, high)") from None
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"{name} == {bounds!r}, must be finite with low < high")
+        raise SettingsError(f"{name} == {bounds!r}, must be finite with low < high")
     return low, high
 
 
 def check_choice(value, name: str, choices) -> str:
     """``value`` if it is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"{name} == {value!r}, must be one of {sorted(choices)}")
+        raise SettingsError(f"{name} == {value!r}, must be one of {sorted(choices)}")
     return value
 
 
@@ -51,11 +56,11 @@ def check_interval(value, name: str, *, positive: bool = False, finite: bool = T
     try:
         lo, hi = (float(b) for b in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} == {value!r}, must be a pair (lo, hi)") from None
+        raise SettingsError(f"{name} == {value!r}, must be a pair (lo, hi)") from None
     if math.isnan(lo) or math.isnan(hi) or lo > hi or (finite and not (math.isfinite(lo) and math.isfinite(hi))):
-        raise ValueError(f"{name} == {value!r}, must satisfy lo <= hi{' (finite)' if finite else ''}")
+        raise SettingsError(f"{name} == {value!r}, must satisfy lo <= hi{' (finite)' if finite else ''}")
     if positive and lo <= 0:
-        raise ValueError(f"{name} == {value!r}, must have lo > 0")
+        raise SettingsError(f"{name} == {value!r}, must have lo > 0")
     return lo, hi
 
 
@@ -64,4 +69,4 @@ def check_shape(value, name: str, shape: tuple) -> None:
     a name (str, e.g. "B") leaves it free. Message: ``"<name> has shape (3,), expected (B, 384)"``."""
     actual = tuple(value.shape)
     if len(actual) != len(shape) or any(isinstance(n, int) and a != n for a, n in zip(actual, shape)):
-        raise ValueError(f"{name} has shape {actual}, expected ({', '.join(str(n) for n in shape)})")
+        raise SettingsError(f"{name} has shape {actual}, expected ({', '.join(str(n) for n in shape)})")

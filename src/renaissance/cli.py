@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -71,21 +72,30 @@ def main(
     bad input, exit code 1."""
 
 
-def _guard(run):
-    """Run ``run()``; an error of the input (RenaissanceError, a settings check's ValueError) or
-    of the file system (OSError: the file and its problem) becomes one red line and exit code 1.
-    RENAISSANCE_TRACEBACK=1 shows the traceback instead."""
-    try:
-        return run()
-    except (RenaissanceError, OSError, ValueError) as exc:
-        if os.environ.get("RENAISSANCE_TRACEBACK"):
-            raise
-        message = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
-        err_console.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+def command(name: str | None = None):
+    """Register a command; an error of the input (:class:`RenaissanceError`: a bad file, setting
+    or argument) or of the file system (OSError: the file and its problem) becomes one red line
+    and exit code 1. Any other exception is a bug and keeps its traceback.
+    RENAISSANCE_TRACEBACK=1 shows the traceback of input errors too."""
+
+    def register(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except (RenaissanceError, OSError) as exc:
+                if os.environ.get("RENAISSANCE_TRACEBACK"):
+                    raise
+                message = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
+                err_console.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
+                raise typer.Exit(code=1) from None
+
+        return app.command(name)(guarded)
+
+    return register
 
 
-@app.command("check-model")
+@command("check-model")
 def check_model(
     model: Annotated[Path, typer.Argument(help="SKiMpy YAML model.")],
     steady_state: Annotated[Optional[Path], typer.Option(help="Also validate this id,kind,value CSV.")] = None,
@@ -97,47 +107,44 @@ def check_model(
     from .stability.structural import modes_at_state
     from .steadystate import read_steady_state, validate_steady_state
 
-    def run():
-        kinetic = load_model(model)
-        cm = compile_model(kinetic)
-        st = cm.structure
-        table = Table(title=f"{model} ({kinetic.name})", show_header=False)
-        table.add_row("reactions", str(len(st.reactions)))
-        table.add_row("species (variables + boundary)", f"{len(cm.species)} ({len(st.variables)} + {len(st.boundary)})")
-        table.add_row("reduced Jacobian size", str(st.n_independent))
-        table.add_row("conserved pools", f"{len(st.dependent)}: " + "; ".join(_pool_text(p) for p in st.pools())
-                      if len(st.dependent) else "none")
-        table.add_row("dependent species", ", ".join(st.variables[i] for i in st.dependent) or "none")
-        mechanisms = Counter(r.mechanism for r in kinetic.reactions.values())
-        table.add_row("mechanisms", ", ".join(f"{k} {v}" for k, v in mechanisms.most_common()))
-        modifiers = Counter(m.kind for r in kinetic.reactions.values() for m in r.modifiers)
-        table.add_row("modifiers", ", ".join(f"{k} {v}" for k, v in modifiers.most_common()) or "none")
-        kinds = Counter(cm.km_kinds)
-        table.add_row("constants (declared / in rate laws)", f"{len(cm.km_names)} / {int(cm.km_used.sum())} ("
-                      + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + ")")
-        if steady_state is not None:
-            state = read_steady_state(steady_state)
-            report = validate_steady_state(cm, state)
-            table.add_row("steady state", f"{steady_state}: valid")
-            table.add_row("worst |N.v|", f"{report.worst_imbalance:.3g} mmol/gDW/h ({report.worst_species})")
-            table.add_row("smallest |dG/RT|", f"{report.min_margin:.3g} ({report.min_margin_reaction})")
-            n_keq = int(cm.thermodynamic.sum())
-            table.add_row(f"second law, all {n_keq} Keq ({int((cm.thermodynamic & ~cm.reversible).sum())} irreversible)",
-                          f"smallest -sign(v) dG/RT {report.thermo_margin:.3g} ({report.thermo_margin_reaction})")
-            table.add_row("running uphill", "; ".join(f"{r} dG/RT = {g:+.3g}" for r, g in report.uphill) or "none")
-            modes = modes_at_state(cm, state)
-            table.add_row("modes no Km set moves", "; ".join(m.describe() for m in modes) or "none")
-        console.print(table)
-        note = dependent_note(kinetic, st)
-        if note:
-            console.print(f"note: {note}", highlight=False, soft_wrap=True)
-        for label, bc in kinetic.boundary_conditions.items():
-            if bc.kind == "BoundaryFlux":
-                console.print(f"note: boundary condition '{label}' (BoundaryFlux {bc.flux:g} on {bc.species}) is kept but "
-                              "does not enter the model's ODE, as in SKiMpy's KineticModel (only its Reactor applies "
-                              "boundary fluxes)", highlight=False, soft_wrap=True)
-
-    _guard(run)
+    kinetic = load_model(model)
+    cm = compile_model(kinetic)
+    st = cm.structure
+    table = Table(title=f"{model} ({kinetic.name})", show_header=False)
+    table.add_row("reactions", str(len(st.reactions)))
+    table.add_row("species (variables + boundary)", f"{len(cm.species)} ({len(st.variables)} + {len(st.boundary)})")
+    table.add_row("reduced Jacobian size", str(st.n_independent))
+    table.add_row("conserved pools", f"{len(st.dependent)}: " + "; ".join(_pool_text(p) for p in st.pools())
+                  if len(st.dependent) else "none")
+    table.add_row("dependent species", ", ".join(st.variables[i] for i in st.dependent) or "none")
+    mechanisms = Counter(r.mechanism for r in kinetic.reactions.values())
+    table.add_row("mechanisms", ", ".join(f"{k} {v}" for k, v in mechanisms.most_common()))
+    modifiers = Counter(m.kind for r in kinetic.reactions.values() for m in r.modifiers)
+    table.add_row("modifiers", ", ".join(f"{k} {v}" for k, v in modifiers.most_common()) or "none")
+    kinds = Counter(cm.km_kinds)
+    table.add_row("constants (declared / in rate laws)", f"{len(cm.km_names)} / {int(cm.km_used.sum())} ("
+                  + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + ")")
+    if steady_state is not None:
+        state = read_steady_state(steady_state)
+        report = validate_steady_state(cm, state)
+        table.add_row("steady state", f"{steady_state}: valid")
+        table.add_row("worst |N.v|", f"{report.worst_imbalance:.3g} mmol/gDW/h ({report.worst_species})")
+        table.add_row("smallest |dG/RT|", f"{report.min_margin:.3g} ({report.min_margin_reaction})")
+        n_keq = int(cm.thermodynamic.sum())
+        table.add_row(f"second law, all {n_keq} Keq ({int((cm.thermodynamic & ~cm.reversible).sum())} irreversible)",
+                      f"smallest -sign(v) dG/RT {report.thermo_margin:.3g} ({report.thermo_margin_reaction})")
+        table.add_row("running uphill", "; ".join(f"{r} dG/RT = {g:+.3g}" for r, g in report.uphill) or "none")
+        modes = modes_at_state(cm, state)
+        table.add_row("modes no Km set moves", "; ".join(m.describe() for m in modes) or "none")
+    console.print(table)
+    note = dependent_note(kinetic, st)
+    if note:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    for label, bc in kinetic.boundary_conditions.items():
+        if bc.kind == "BoundaryFlux":
+            console.print(f"note: boundary condition '{label}' (BoundaryFlux {bc.flux:g} on {bc.species}) is kept but "
+                          "does not enter the model's ODE, as in SKiMpy's KineticModel (only its Reactor applies "
+                          "boundary fluxes)", highlight=False, soft_wrap=True)
 
 
 def _pool_text(pool: dict[str, float]) -> str:
@@ -150,7 +157,7 @@ def _pool_text(pool: dict[str, float]) -> str:
     return text
 
 
-@app.command()
+@command()
 def stability(
     km: Annotated[Path, typer.Option(help=(
         "Km CSV (header = constant names, one set per row, mol/L), or a SKiMpy YAML model whose "
@@ -169,58 +176,43 @@ def stability(
 ) -> None:
     """lambda_max and validity of every Km set at a steady state (Michaelis, inhibition and
     activation constants; Vmax back-calculated from the state)."""
-    from .model import compile_model, load_model
     from ._files import output_path, write_text_atomic
+    from .model import compile_model, load_model
     from .stability import prepare_stability
+    from .stability.evaluate import evaluate_in_blocks, stability_table_text
     from .stability.km import read_km_table, read_model_constants
     from .stability.structural import modes_at_state
     from .steadystate import read_steady_state, validate_steady_state
 
-    def run():
-        output_path(out, force=force)
-        cm = compile_model(load_model(model))
-        state = read_steady_state(steady_state)
-        validate_steady_state(cm, state)
-        problem = prepare_stability(cm, state)
-        for mode in modes_at_state(cm, state):
-            _print_warning(f"{steady_state}: {mode.describe()}")
-        names = [n for n, used in zip(cm.km_names, cm.km_used) if used]
-        if km.suffix.lower() in (".yml", ".yaml"):
-            if km_scale is None:
-                raise RenaissanceError(f"{km}: a model file's constants have no unit; give --km-scale (1e6 if they "
-                                       "are in uM, 1e9 if in nM)")
-            km_sets = read_model_constants(km, cm.km_names, km_scale, required=names)
-            console.print(f"constants read from {km}: {len(names)} that enter the rate laws, in "
-                          f"1/{km_scale:g} mol/L (--km-scale)", highlight=False, soft_wrap=True)
-        else:
-            km_sets = read_km_table(km, cm.km_names, required=names)
-        start = time.perf_counter()
-        results = _evaluate_with_progress(problem, km_sets, threshold=threshold, backend=backend.value,
-                                          device=device, n_threads=threads, mode="exact")
-        elapsed = time.perf_counter() - start
-        lam, valid, reason = (np.concatenate([getattr(r, a) for r in results]) for a in ("lambda_max", "valid", "reason"))
-        lines = ["lambda_max,valid,reason"] + [
-            f"{'' if np.isnan(x) else repr(float(x))},{str(bool(v)).lower()},{r}" for x, v, r in zip(lam, valid, reason)]
-        write_text_atomic(out, "\n".join(lines) + "\n")
-        console.print(f"{valid.sum()} of {len(valid)} Km sets valid (lambda_max <= {threshold:g} 1/h); "
-                      f"{len(valid) / elapsed:,.0f} sets/s; wrote {out}")
-
-    _guard(run)
-
-
-def _evaluate_with_progress(problem, km_sets, block: int = 2000, **options):
-    from .stability import evaluate_stability
-
-    results = []
+    output_path(out, force=force)
+    cm = compile_model(load_model(model))
+    state = read_steady_state(steady_state)
+    validate_steady_state(cm, state)
+    problem = prepare_stability(cm, state)
+    for mode in modes_at_state(cm, state):
+        _print_warning(f"{steady_state}: {mode.describe()}")
+    names = [n for n, used in zip(cm.km_names, cm.km_used) if used]
+    if km.suffix.lower() in (".yml", ".yaml"):
+        if km_scale is None:
+            raise RenaissanceError(f"{km}: a model file's constants have no unit; give --km-scale (1e6 if they "
+                                   "are in uM, 1e9 if in nM)")
+        km_sets = read_model_constants(km, cm.km_names, km_scale, required=names)
+        console.print(f"constants read from {km}: {len(names)} that enter the rate laws, in "
+                      f"1/{km_scale:g} mol/L (--km-scale)", highlight=False, soft_wrap=True)
+    else:
+        km_sets = read_km_table(km, cm.km_names, required=names)
+    start = time.perf_counter()
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("evaluating Km sets", total=len(km_sets))
-        for start in range(0, len(km_sets), block):
-            results.append(evaluate_stability(problem, km_sets[start:start + block], **options))
-            progress.advance(task, len(results[-1].valid))
-    return results
+        result = evaluate_in_blocks(problem, km_sets, threshold=threshold, backend=backend.value, device=device,
+                                    n_threads=threads, mode="exact", on_block=lambda rows: progress.advance(task, rows))
+    elapsed = time.perf_counter() - start
+    write_text_atomic(out, stability_table_text(result))
+    console.print(f"{result.valid.sum()} of {len(result.valid)} Km sets valid (lambda_max <= {threshold:g} 1/h); "
+                  f"{len(result.valid) / elapsed:,.0f} sets/s; wrote {out}")
 
 
-@app.command("steady-state")
+@command("steady-state")
 def steady_state_command(
     out: Annotated[Path, typer.Option(help="Output steady-state CSV (id,kind,value).")],
     model: ModelOption = ECOLI,
@@ -232,15 +224,12 @@ def steady_state_command(
     from .steadystate import validate_steady_state, write_steady_state
     from .steadystate.tfa import find_steady_state
 
-    def run():
-        cm = compile_model(load_model(model))
-        state = find_steady_state(cm, _constraints(cm, constraints), seed=seed)
-        report = validate_steady_state(cm, state)
-        write_steady_state(state, out)
-        console.print(f"wrote {out}: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, "
-                      f"smallest |dG/RT| {report.min_margin:.3g} ({report.min_margin_reaction})")
-
-    _guard(run)
+    cm = compile_model(load_model(model))
+    state = find_steady_state(cm, _constraints(cm, constraints), seed=seed)
+    report = validate_steady_state(cm, state)
+    write_steady_state(state, out)
+    console.print(f"wrote {out}: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, "
+                  f"smallest |dG/RT| {report.min_margin:.3g} ({report.min_margin_reaction})")
 
 
 def _constraints(cm, path: Optional[Path]):
@@ -260,6 +249,7 @@ def _constraints(cm, path: Optional[Path]):
 def _sample(cm, constraints: Optional[Path], n: int, seed: int, **options):
     """Sample ``n`` states with a progress bar, print the report and the energy-generating
     cycles the sampled direction patterns run; return the sample."""
+    from .steadystate.cycles import cycles_run_by_patterns
     from .steadystate.sampler import sample_steady_states
 
     settings = _constraints(cm, constraints)
@@ -268,24 +258,13 @@ def _sample(cm, constraints: Optional[Path], n: int, seed: int, **options):
         sample = sample_steady_states(cm, settings, n, seed=seed, progress=lambda k: progress.advance(task, k),
                                       **options)
     console.print(sample.report.summary(), highlight=False)
-    cycles = _cycles_run(cm, sample)
+    cycles = [c.describe() for c in cycles_run_by_patterns(cm, sample.patterns)]
     console.print("energy-generating cycles run by the sampled direction patterns: "
                   + ("; ".join(cycles) if cycles else "none"), highlight=False)
     return sample
 
 
-def _cycles_run(cm, sample) -> list[str]:
-    """Energy-generating cycles (stored Keq inconsistent) that a sampled direction pattern runs."""
-    from .steadystate.cycles import keq_inconsistent_cycles
-
-    found = []
-    for pattern in sample.patterns:
-        directions = {r: int(np.sign(d)) for r, d, rev in zip(cm.structure.reactions, pattern, cm.reversible) if rev}
-        found += [c.describe() for c in keq_inconsistent_cycles(cm, max_cycles=3, directions=directions)]
-    return found
-
-
-@app.command()
+@command()
 def sample(
     out: Annotated[Path, typer.Option(help="Output file (.csv; .parquet when pyarrow is installed).")],
     n: Annotated[int, typer.Option(help="Number of states.")] = 5000,
@@ -300,16 +279,13 @@ def sample(
     from .model import compile_model, load_model
     from .steadystate.samples_io import write_samples
 
-    def run():
-        cm = compile_model(load_model(model))
-        result = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
-        write_samples(result, out)
-        console.print(f"wrote {out}")
-
-    _guard(run)
+    cm = compile_model(load_model(model))
+    result = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
+    write_samples(result, out)
+    console.print(f"wrote {out}")
 
 
-@app.command()
+@command()
 def cycles(
     model: ModelOption = ECOLI,
     constraints: ConstraintsOption = None,
@@ -320,15 +296,12 @@ def cycles(
     from .model import compile_model, load_model
     from .steadystate.cycles import cycle_report
 
-    def run():
-        cm = compile_model(load_model(model))
-        console.print(cycle_report(cm, _constraints(cm, constraints), max_cycles=max_cycles, max_loops=max_loops),
-                      highlight=False)
-
-    _guard(run)
+    cm = compile_model(load_model(model))
+    console.print(cycle_report(cm, _constraints(cm, constraints), max_cycles=max_cycles, max_loops=max_loops),
+                  highlight=False)
 
 
-@app.command()
+@command()
 def screen(
     n: Annotated[int, typer.Option(min=1, help="Number of random Km sets.")] = 10_000,
     states: Annotated[int, typer.Option(min=1, help="Number of steady states to sample.")] = 1000,
@@ -345,36 +318,27 @@ def screen(
     `make demo` (train, generate, robustness, bioreactor)."""
     from .model import compile_model, load_model
     from .stability import prepare_stability
-    from .stability.km import sample_log_uniform_km
+    from .stability.screening import MODES, screen_random_km
     from .stability.structural import check_structure
     from .steadystate import validate_steady_state
 
-    def run():
-        t0 = time.perf_counter()
-        cm = compile_model(load_model(model))
-        console.print(f"model {model.name}: {cm.n_reactions} reactions, {len(cm.km_names)} Km, "
-                      f"reduced Jacobian {cm.structure.n_independent}x{cm.structure.n_independent}")
-        state = _sample(cm, constraints, states, seed).state(0)
-        report = validate_steady_state(cm, state)
-        console.print(f"state 0: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, smallest |dG/RT| "
-                      f"{report.min_margin:.3g} ({report.min_margin_reaction})")
-        check_structure(cm, state, label="sampled state 0")
-        problem = prepare_stability(cm, state)
-        km_sets = sample_log_uniform_km(n, len(cm.km_names), seed=seed)
-        for mode in ("decide", "exact"):
-            start = time.perf_counter()
-            results = _evaluate_with_progress(problem, km_sets, threshold=threshold, n_threads=threads, mode=mode)
-            elapsed = time.perf_counter() - start
-            valid = np.concatenate([r.valid for r in results])
-            lam = np.concatenate([r.lambda_max for r in results])
-            detail = (f"{np.concatenate([r.certified for r in results]).mean():.0%} settled by determinant sign"
-                      if mode == "decide" else
-                      f"lambda_max median {np.nanmedian(lam):.3g}, min {np.nanmin(lam):.3g} 1/h")
-            console.print(f"[bold]{mode:>6}[/bold]: {int(valid.sum())} of {n} random Km sets valid "
-                          f"(lambda_max <= {threshold:g} 1/h) in {elapsed:.2f} s = {n / elapsed:,.0f} sets/s; {detail}")
-        console.print(f"total {time.perf_counter() - t0:.1f} s")
-
-    _guard(run)
+    t0 = time.perf_counter()
+    cm = compile_model(load_model(model))
+    console.print(f"model {model.name}: {cm.n_reactions} reactions, {len(cm.km_names)} Km, "
+                  f"reduced Jacobian {cm.structure.n_independent}x{cm.structure.n_independent}")
+    state = _sample(cm, constraints, states, seed).state(0)
+    report = validate_steady_state(cm, state)
+    console.print(f"state 0: worst |N.v| {report.worst_imbalance:.2g} mmol/gDW/h, smallest |dG/RT| "
+                  f"{report.min_margin:.3g} ({report.min_margin_reaction})")
+    check_structure(cm, state, label="sampled state 0")
+    problem = prepare_stability(cm, state)
+    with Progress(console=err_console, transient=True) as progress:
+        tasks = {mode: progress.add_task(f"evaluating Km sets ({mode})", total=n) for mode in MODES}
+        found = screen_random_km(problem, n, seed=seed, threshold=threshold, n_threads=threads,
+                                 on_block=lambda mode, rows: progress.advance(tasks[mode], rows))
+    for screened in found:
+        console.print(screened.describe(), highlight=False)
+    console.print(f"total {time.perf_counter() - t0:.1f} s")
 
 
 def _print_warning(text: str) -> None:
@@ -392,7 +356,7 @@ def _print_generation(row: dict) -> None:
         f"{row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@command()
 def train(
     config: Annotated[Optional[Path], typer.Option(
         help="Training TOML (default: the shipped E. coli config; with --model, model-neutral defaults).")] = None,
@@ -424,44 +388,44 @@ def train(
     device: Annotated[str, typer.Option(help="torch device of the generator and Jacobians (cpu, cuda).")] = "cpu",
 ) -> None:
     """Train a generator by NES until its Km sets give lambda_max <= threshold; a line per generation."""
+    from dataclasses import replace
+
     from .generator.plots import plot_runs
-    from .generator.settings import configured_settings, settings_from_dict, settings_to_dict
-    from .generator.training import CONFIG, runs_to_resume, train as train_run
+    from .generator.settings import configured_settings
+    from .generator.training import CONFIG, runs_to_resume
+    from .generator.training import train as train_run
 
-    def run():
-        overrides = {"--config": config, "--model": model, "--constraints": constraints, "--preset": preset,
-                     "--seed": seed, "--generations": generations, "--state": state, "--target": target,
-                     "--reward": reward, "--robustness-models": robustness_models}
-        run_out = out if out is not None else Path("runs") / (model.stem if model is not None else "ecoli")
-        if resume:
-            given = [name for name, value in overrides.items() if value is not None]
-            if given:
-                raise RenaissanceError(f"--resume continues {run_out} as configured in its {CONFIG}; drop "
-                                       f"{', '.join(given)}")
-            run_dirs, base = runs_to_resume(run_out), None
-        else:
-            base = configured_settings(config, preset=preset, seed=seed, generations=generations, target_lambda=target,
-                                       reward=reward, robustness_models=robustness_models, state=state, model=model,
-                                       constraints=constraints)
-            run_dirs = [run_out] if repeats == 1 else [run_out / f"seed_{base.seed + k}" for k in range(repeats)]
-        results = []
-        for k, run_dir in enumerate(run_dirs):
-            settings = None if base is None else settings_from_dict({**settings_to_dict(base), "seed": base.seed + k})
-            console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
-            start = time.perf_counter()
-            result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
-                               on_generation=_print_generation, on_note=_print_warning)
-            console.print(result.summary(), highlight=False, soft_wrap=True)
-            console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
-            results.append(result)
-        if plots:
-            paths = plot_runs(results, run_out / "figures")
-            console.print(f"figures: {', '.join(str(p) for p in paths if p.suffix == '.png')}", soft_wrap=True)
-
-    _guard(run)
+    overrides = {"--config": config, "--model": model, "--constraints": constraints, "--preset": preset,
+                 "--seed": seed, "--generations": generations, "--state": state, "--target": target,
+                 "--reward": reward, "--robustness-models": robustness_models}
+    run_out = out if out is not None else Path("runs") / (model.stem if model is not None else "ecoli")
+    if resume:
+        given = [name for name, value in overrides.items() if value is not None]
+        if given:
+            raise RenaissanceError(f"--resume continues {run_out} as configured in its {CONFIG}; drop "
+                                   f"{', '.join(given)}")
+        run_dirs, base = runs_to_resume(run_out), None
+    else:
+        base = configured_settings(config, preset=preset, seed=seed, generations=generations, target_lambda=target,
+                                   reward=reward, robustness_models=robustness_models, state=state, model=model,
+                                   constraints=constraints)
+        run_dirs = [run_out] if repeats == 1 else [run_out / f"seed_{base.seed + k}" for k in range(repeats)]
+    results = []
+    for k, run_dir in enumerate(run_dirs):
+        settings = None if base is None else replace(base, seed=base.seed + k)
+        console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
+        start = time.perf_counter()
+        result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
+                           on_generation=_print_generation, on_note=_print_warning)
+        console.print(result.summary(), highlight=False, soft_wrap=True)
+        console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
+        results.append(result)
+    if plots:
+        paths = plot_runs(results, run_out / "figures")
+        console.print(f"figures: {', '.join(str(p) for p in paths if p.suffix == '.png')}", soft_wrap=True)
 
 
-@app.command()
+@command()
 def generate(
     run_dir: Annotated[Path, typer.Argument(help="A training run directory.")],
     n: Annotated[int, typer.Option("--n", help="Models to write.")] = 1000,
@@ -479,27 +443,24 @@ def generate(
     from ._files import output_path
     from .generator.population import generate_population
 
-    def run():
-        output_path(out, force=force)
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("generating models", total=n)
-            report = generate_population(run_dir, n, out, seed=seed, valid_only=valid_only, stability=stability,
-                                         dtype=dtype.value if dtype else None, n_threads=threads, device=device,
-                                         on_chunk=lambda written, _: progress.update(task, completed=written))
-        detail = f", {report.valid} valid" if stability else " (stability not evaluated)"
-        console.print(f"wrote {out}: {report.written} models of {report.generated} generated{detail}; "
-                      f"{report.seconds:.2f} s = {report.generated / max(report.seconds, 1e-9):,.0f} models/s", highlight=False,
-                      soft_wrap=True)
-        if stability and report.valid < (n if valid_only else 1):
-            console.print(f"[yellow]warning:[/yellow] {'only ' if report.valid else ''}{report.valid} of "
-                          f"{report.generated} generated models are valid: this generator rarely or never reaches the "
-                          "threshold at its state. Train longer, or check with `renaissance landscape` whether the "
-                          "state admits valid models at all.", highlight=False, soft_wrap=True)
-
-    _guard(run)
+    output_path(out, force=force)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("generating models", total=n)
+        report = generate_population(run_dir, n, out, seed=seed, valid_only=valid_only, stability=stability,
+                                     dtype=dtype.value if dtype else None, n_threads=threads, device=device,
+                                     on_chunk=lambda written, _: progress.update(task, completed=written))
+    detail = f", {report.valid} valid" if stability else " (stability not evaluated)"
+    console.print(f"wrote {out}: {report.written} models of {report.generated} generated{detail}; "
+                  f"{report.seconds:.2f} s = {report.generated / max(report.seconds, 1e-9):,.0f} models/s", highlight=False,
+                  soft_wrap=True)
+    if stability and report.valid < (n if valid_only else 1):
+        console.print(f"[yellow]warning:[/yellow] {'only ' if report.valid else ''}{report.valid} of "
+                      f"{report.generated} generated models are valid: this generator rarely or never reaches the "
+                      "threshold at its state. Train longer, or check with `renaissance landscape` whether the "
+                      "state admits valid models at all.", highlight=False, soft_wrap=True)
 
 
-@app.command()
+@command()
 def robustness(
     population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="Output directory (runs.csv, summary.csv, figures).")] = Path("robustness"),
@@ -533,87 +494,53 @@ def robustness(
     """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
     from .dynamics.integrate import IntegrationSettings
     from .dynamics.plots import check_plot_species, default_plot_species, plot_trajectories
-    from .dynamics.robustness import (RobustnessSettings, missing_members, parse_groups, robustness_problem,
-                                      robustness_study, study_report)
-    from .generator.population import read_population
-    from .generator.training import load_problem
-    from .growth import resolve_growth
+    from .dynamics.robustness import RobustnessSettings, robustness_study, study_problem
+    from .dynamics.robustness_report import returned_table, study_report
+    from .parameterised import open_population
 
-    def run():
-        try:
-            settings = RobustnessSettings(
-                perturbation=perturbation, n_perturbations=n_perturbations,
-                times_min=tuple(float(t) for t in times.split(",")), tolerance=tolerance, seed=seed,
-                integration=IntegrationSettings(method=method))
-        except ValueError as exc:
-            raise RenaissanceError(f"robustness settings: {exc}") from None
-        pop = read_population(population)
-        rows = pop.rows(all_models=all_models, max_models=max_models)
-        run_settings = pop.settings
-        problem_data = load_problem(run_settings.problem)
-        cm = problem_data.cm
-        recorded = None if medium is not None else run_settings.problem.constraints  # given files first
-        growth_reaction = resolve_growth(cm.structure.reactions, given=growth, constraints=constraints or recorded,
-                                         medium=medium)
-        cofactors = None if groups is None else parse_groups(groups)
-        lacking = missing_members(cofactors or {}, cm.structure.variables)
-        if lacking:
-            raise RenaissanceError("--groups: " + "; ".join(f"group {name}: {', '.join(species)} not a balanced "
-                                                           "species of the model" for name, species in lacking.items()))
-        problem = robustness_problem(cm, problem_data.state, run_settings.problem.units, growth_reaction, cofactors)
-        for line in problem.skipped:
-            console.print(f"note: {line}", highlight=False, soft_wrap=True)
-        species = None if plot is None else [s for s in plot.split(",") if s]
-        check_plot_species(problem, species or [])
-        start = time.perf_counter()
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("integrating models", total=len(rows))
-            study = robustness_study(problem, pop.km[rows], pop.vmax[rows], settings, out, models=rows, resume=resume,
-                                     n_workers=workers, on_model=lambda _: progress.advance(task))
-        elapsed = time.perf_counter() - start
-        console.print(_robustness_table(study, len(rows)))
-        for text in study_report(study):
-            console.print(text, highlight=False, soft_wrap=True, markup=False)
-        console.print(f"{len(rows)} models in {elapsed:.1f} s; wrote {out / 'runs.csv'}, {out / 'summary.csv'}",
-                      soft_wrap=True)
-        species = default_plot_species(study) if species is None else species
-        if species:
-            picks = rows[:plot_models]
-            paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out)
-            console.print(f"figure: {paths[0]}", soft_wrap=True)
-
-    _guard(run)
+    settings = RobustnessSettings(perturbation=perturbation, n_perturbations=n_perturbations,
+                                  times_min=tuple(_numbers(times, "--times")), tolerance=tolerance, seed=seed,
+                                  integration=IntegrationSettings(method=method))
+    pop, model = open_population(population)
+    rows = pop.rows(all_models=all_models, max_models=max_models)
+    problem = study_problem(model, growth=growth, constraints=constraints, medium=medium, groups=groups)
+    for line in problem.skipped:
+        console.print(f"note: {line}", highlight=False, soft_wrap=True)
+    species = None if plot is None else [s for s in plot.split(",") if s]
+    check_plot_species(problem, species or [])
+    start = time.perf_counter()
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("integrating models", total=len(rows))
+        study = robustness_study(problem, pop.km[rows], pop.vmax[rows], settings, out, models=rows, resume=resume,
+                                 n_workers=workers, on_model=lambda _: progress.advance(task))
+    elapsed = time.perf_counter() - start
+    title, columns, table_rows = returned_table(study, len(rows))
+    table = Table(title=title)
+    for j, column in enumerate(columns):
+        table.add_column(column, justify="right" if j else "left")
+    for cells in table_rows:
+        table.add_row(*cells)
+    console.print(table)
+    for text in study_report(study):
+        console.print(text, highlight=False, soft_wrap=True, markup=False)
+    console.print(f"{len(rows)} models in {elapsed:.1f} s; wrote {out / 'runs.csv'}, {out / 'summary.csv'}",
+                  soft_wrap=True)
+    species = default_plot_species(study) if species is None else species
+    if species:
+        picks = rows[:plot_models]
+        paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out)
+        console.print(f"figure: {paths[0]}", soft_wrap=True)
 
 
-def _robustness_table(study, n_models: int) -> Table:
-    """The share of runs back per group and check time, at the study's tolerance and at the lab's
-    own 5% criterion, beside the paper's numbers (for the model they were published for)."""
-    from .dynamics.robustness import LAB_TOLERANCE, paper_value
-
-    settings = study.settings
-    tolerances = sorted({settings.tolerance, LAB_TOLERANCE})
-    table = Table(title=f"returned within {' | '.join(f'{100 * t:g}%' for t in tolerances)} of the steady state "
-                        f"({n_models} models x {settings.n_perturbations} perturbation(s) of "
-                        f"+-{100 * settings.perturbation:g}%; 5%: the lab's own criterion)")
-    published = bool(study.problem.paper)
-    table.add_column("group")
-    for t in settings.times_min:
-        for tolerance in tolerances:
-            table.add_column(f"{t:g} min, {100 * tolerance:g}%", justify="right")
-        if published:
-            table.add_column("paper", justify="right")
-    fractions = [study.fractions(tolerance) for tolerance in tolerances]
-    for group in fractions[0]:
-        cells = []
-        for j, t in enumerate(settings.times_min):
-            paper = paper_value(group, t, study.problem.paper)
-            cells += [f"{100 * f[group][j]:.1f}%" for f in fractions]
-            cells += ["" if paper is None else f"{paper:g}%"] if published else []
-        table.add_row(group, *cells)
-    return table
+def _numbers(text: str, option: str) -> list[float]:
+    """Comma-separated numbers of an option; anything else is one error naming the option."""
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise RenaissanceError(f"{option} '{text}': expected numbers separated by commas") from None
 
 
-@app.command()
+@command()
 def bioreactor(
     population: PopulationArgument,
     medium: Annotated[Optional[Path], typer.Option(help=(
@@ -653,83 +580,23 @@ def bioreactor(
     for the shipped E. coli model by default the strain's batch culture, Hernandez et al. 2009) each
     model is scored per series and those within --match-tolerance on every series match it
     (fit.csv, fit.png)."""
-    from dataclasses import replace
+    from .dynamics.fermentation import FermentationOptions, fermentation_study
+    from .parameterised import open_population
 
-    from .dynamics.bioreactor import (ReactorContext, bioreactor_study, culture_summary, dynamic_species,
-                                      plot_reactor, read_medium, read_report)
-    from .dynamics.measured import FIT_TABLE, fit_summary, plot_fit, read_experiment, score_runs, write_fit_table
-    from .dynamics.limitation import LIMITATION_TABLE, limitation_study
-    from .generator.population import read_population
-    from .generator.training import load_problem
-    from .growth import constraints_growth
-    from .shipped import model_presets
-    from .steadystate import state_arrays
-
-    def run():
-        pop = read_population(population)
-        rows = pop.rows(all_models=all_models, max_models=max_models)
-        problem = load_problem(pop.settings.problem)
-        units = pop.settings.problem.units
-        medium_file = medium or model_presets(problem.cm.model).medium
-        if medium_file is None:
-            raise RenaissanceError(f"{pop.settings.problem.model}: no bioreactor set-up for this model; give --medium "
-                                   "M.yaml (renaissance init MODEL --out DIR writes a starter medium)")
-        recorded = pop.settings.problem.constraints
-        settings = replace(read_medium(medium_file, problem.cm, constraints_growth(recorded) if recorded else None,
-                                       initial), hours=hours)
-        report = read_report(medium_file, problem.cm, settings)
-        console.print(settings.describe_start(str(medium_file)), highlight=False, soft_wrap=True)
-        simulated = [problem.cm.structure.boundary[i] for i in dynamic_species(problem.cm, settings)]
-        experiment_file = model_presets(problem.cm.model).experiment if measured is None else measured
-        if str(experiment_file).lower() == "none":
-            experiment_file = None
-        experiment = read_experiment(experiment_file, problem.cm.species, simulated) if experiment_file else None
-        if experiment is not None and measured is None and hours < experiment.t_end:
-            console.print(f"not compared with the measured fermentation ({experiment.source}: 0-{experiment.t_end:g} h): "
-                          f"--hours {hours:g} is shorter; pass --measured FILE to compare the first {hours:g} h",
-                          highlight=False, soft_wrap=True)
-            experiment = None
-        context = ReactorContext(problem.cm, state_arrays(problem.cm, problem.state, units).ln_x, settings, units,
-                                 np.linspace(0.0, hours, points))
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("simulating fermentations", total=len(rows))
-            runs = bioreactor_study(context, pop.km[rows], pop.vmax[rows], out, models=rows, resume=resume,
+    pop, model = open_population(population)
+    rows = pop.rows(all_models=all_models, max_models=max_models)
+    options = FermentationOptions(medium=medium, hours=hours, points=points, measured=measured,
+                                  match_tolerance=match_tolerance, keep=keep, initial=initial, explain=explain)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("simulating fermentations", total=len(rows))
+        report = fermentation_study(model, pop.km[rows], pop.vmax[rows], rows, out, options, resume=resume,
                                     n_workers=workers, on_model=lambda _: progress.advance(task))
-        statuses = Counter(r.status for r in runs)
-        console.print(f"{len(runs)} models: {dict(statuses)}", highlight=False)
-        summary = culture_summary(runs, report, settings.medium, hours)
-        if summary:
-            console.print(summary, highlight=False, soft_wrap=True)
-        matching = []
-        if experiment is not None:
-            fits = score_runs(runs, experiment, match_tolerance)
-            write_fit_table(fits, experiment, out / FIT_TABLE)
-            matching = [f.model for f in fits if f.matches_all]
-            console.print(fit_summary(fits, experiment, hours), highlight=False, soft_wrap=True)
-            ranked = [f for f in fits[:keep] if f.ok and np.isfinite(f.worst)]
-            if ranked:
-                console.print(f"best {len(ranked)} (model: worst series error): "
-                              + ", ".join(f"{f.model}: {100 * f.worst:.3g}%" for f in ranked),
-                              highlight=False, soft_wrap=True)
-            fit_paths = plot_fit(runs, fits, experiment, out, closest=keep)
-            console.print(f"wrote {out / FIT_TABLE}; figure {fit_paths[0]}", soft_wrap=True)
-        paths = plot_reactor(runs, out, matching, report)
-        console.print(f"wrote {out / 'timecourses.csv'}; figure {paths[0]}", soft_wrap=True)
-        if explain:
-            best = ([f.model for f in fits if f.ok] if experiment is not None
-                    else [r.model for r in runs if r.status == "ok"])[:explain]
-            found = limitation_study(context, best, pop.km[best], pop.vmax[best], out / LIMITATION_TABLE,
-                                     n_workers=workers)
-            for item in found:
-                console.print(item.describe(), highlight=False, soft_wrap=True)
-            console.print(f"wrote {out / LIMITATION_TABLE}", soft_wrap=True)
-
-    _guard(run)
+    for line in report.lines:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    console.print("wrote " + ", ".join(str(p) for p in report.files if p.suffix != ".svg"), soft_wrap=True)
 
 
-
-
-@app.command()
+@command()
 def landscape(
     states: Annotated[Path, typer.Option(help="Sampled states (renaissance sample: .csv or .parquet).")],
     out: Annotated[Path, typer.Option(help="Output directory (landscape.csv, ranges, maps).")] = Path("landscape"),
@@ -749,28 +616,25 @@ def landscape(
     from .model import compile_model, load_model
     from .steadystate import read_samples
 
-    def run():
-        settings = load_landscape_settings(config)
-        cm = compile_model(load_model(model))
-        sampled = read_samples(states)[:first]
-        inputs = {"model": str(model.resolve()), "states": str(states.resolve()), "first": len(sampled)}
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("scoring states", total=len(sampled))
-            table = landscape_study(cm, sampled, settings, out, resume=resume, n_workers=workers, ray_address=ray_address,
-                                    on_state=lambda _: progress.advance(task), inputs=inputs)
-        _print_landscape(table, settings.search.threshold, workers, out / TABLE)
-        report = landscape_report(state_matrix(cm, sampled, settings.units), table, out,
-                                  threshold=settings.search.threshold, seed=settings.seed, maps=maps)
-        for question, ranking in (("fast", report.fast), ("robust", report.robust)):
-            if ranking:
-                console.print(f"strongest separators of {question} states: "
-                              + "; ".join(s.describe(question) for s in ranking[:3]), soft_wrap=True, highlight=False)
-        if report.neighbours is not None:
-            console.print(f"t-SNE neighbourhoods: {100 * report.neighbours[0]:.1f}% of the 10 nearest neighbours share a "
-                          f"state's class (random placement: {100 * report.neighbours[1]:.1f}%)", highlight=False)
-        console.print(f"wrote {', '.join(str(p) for p in report.files if p.suffix != '.svg')}", soft_wrap=True)
-
-    _guard(run)
+    settings = load_landscape_settings(config)
+    cm = compile_model(load_model(model))
+    sampled = read_samples(states)[:first]
+    inputs = {"model": str(model.resolve()), "states": str(states.resolve()), "first": len(sampled)}
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("scoring states", total=len(sampled))
+        table = landscape_study(cm, sampled, settings, out, resume=resume, n_workers=workers, ray_address=ray_address,
+                                on_state=lambda _: progress.advance(task), inputs=inputs)
+    _print_landscape(table, settings.search.threshold, workers, out / TABLE)
+    report = landscape_report(state_matrix(cm, sampled, settings.units), table, out,
+                              threshold=settings.search.threshold, seed=settings.seed, maps=maps)
+    for question, ranking in (("fast", report.fast), ("robust", report.robust)):
+        if ranking:
+            console.print(f"strongest separators of {question} states: "
+                          + "; ".join(s.describe(question) for s in ranking[:3]), soft_wrap=True, highlight=False)
+    if report.neighbours is not None:
+        console.print(f"t-SNE neighbourhoods: {100 * report.neighbours[0]:.1f}% of the 10 nearest neighbours share a "
+                      f"state's class (random placement: {100 * report.neighbours[1]:.1f}%)", highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in report.files if p.suffix != '.svg')}", soft_wrap=True)
 
 
 def _print_landscape(table, threshold: float, workers: Optional[int], path: Path) -> None:
@@ -793,7 +657,7 @@ def _print_landscape(table, threshold: float, workers: Optional[int], path: Path
                   highlight=False, soft_wrap=True)
 
 
-@app.command("landscape-check")
+@command("landscape-check")
 def landscape_check(
     landscape_dir: Annotated[Path, typer.Argument(help="A scored landscape (renaissance landscape --out).")],
     constraints: ConstraintsOption = None,
@@ -806,22 +670,19 @@ def landscape_check(
     """The paper's closing check: sample new states inside (and outside) the separating ranges and score them."""
     from .analysis.report import closing_check
 
-    def run():
-        with Progress(console=err_console, transient=True) as progress:
-            task = progress.add_task("scoring sampled states (inside, then outside the ranges)", total=2 * n)
-            cases, threshold = closing_check(landscape_dir, constraints, n=n, top=top, seed=seed, n_workers=workers,
-                                             resume=resume, on_state=lambda _: progress.advance(task))
-        summary = Table(title=f"states admitting lambda_max <= {threshold:g} 1/h")
-        for column in ("states", "n", "admitting"):
-            summary.add_column(column)
-        for case in cases:
-            summary.add_row(case.label, str(case.n), f"{100 * case.admitting:.1f}%")
-        console.print(summary)
-
-    _guard(run)
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("scoring sampled states (inside, then outside the ranges)", total=2 * n)
+        cases, threshold = closing_check(landscape_dir, constraints, n=n, top=top, seed=seed, n_workers=workers,
+                                         resume=resume, on_state=lambda _: progress.advance(task))
+    summary = Table(title=f"states admitting lambda_max <= {threshold:g} 1/h")
+    for column in ("states", "n", "admitting"):
+        summary.add_column(column)
+    for case in cases:
+        summary.add_row(case.label, str(case.n), f"{100 * case.admitting:.1f}%")
+    console.print(summary)
 
 
-@app.command("km-integration")
+@command("km-integration")
 def km_integration(
     out: Annotated[Path, typer.Option(help="Output directory (one sub-directory per case, overlap tables, PCA).")],
     measurements: Annotated[Optional[Path], typer.Option(
@@ -851,46 +712,25 @@ def km_integration(
     """Integrate measured Km (local and subsystem-wide designs) and score the predicted ranges of the others."""
     from dataclasses import replace
 
-    from .analysis.km_integration import (design_cases, experimental_ranges, model_subsystems, twin_experiment,
-                                          twin_measured_km)
-    from .analysis.km_study import km_integration_study
-    from .generator.population import read_population
+    from .analysis.km_integration import study_design
+    from .generator.km_study import km_integration_study
     from .generator.settings import configured_settings
-    from .generator.training import load_problem
-    from .shipped import model_presets
+    from .parameterised import parameterise
 
-    def run():
-        if (measurements is None) == (truth is None):
-            raise RenaissanceError("give exactly one of --measurements and --truth")
-        settings = configured_settings(config, generations=generations)
-        problem = load_problem(replace(settings.problem, fixed_km=None))
-        km_names = problem.stability.km_names
-        reactions = problem.stability.reactions
-        presets = model_presets(problem.cm.model)
-        subsystem_of = model_subsystems(problem.cm.model, reactions, subsystems)
-        enzymes = tuple(e for e in (",".join(presets.enzyme) if enzyme is None else enzyme).split(",") if e)
-        design_subsystem = presets.subsystem if subsystem is None else subsystem
-        out.mkdir(parents=True, exist_ok=True)
-        if truth is not None:
-            chosen = twin_measured_km(km_names, problem.used, subsystem_of, design_subsystem, enzymes)
-            measured_path = out / "twin_measurements.csv"
-            reference = twin_experiment(read_population(truth), truth_index, km_names, chosen, measured_path)
-        else:
-            measured_path = measurements
-            reference = experimental_ranges(measurements, km_names)
-        cases = design_cases(list(experimental_ranges(measured_path, km_names)), subsystem_of,
-                             enzyme=enzymes, subsystem=design_subsystem if k and design_subsystem else None, k=k,
-                             combinations=combinations, seed=seed, controls=controls)
-        start = time.perf_counter()
-        report = km_integration_study(
-            settings, measured_path, cases, reference, subsystem_of, design_subsystem, out, n_models=n_models, seed=seed,
-            on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
-                                            f"integrated, {r.outside_range} values outside their ranges", highlight=False))
-        _print_km_report(report, design_subsystem)
-        console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
-                      f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
-
-    _guard(run)
+    settings = configured_settings(config, generations=generations)
+    model = parameterise(replace(settings.problem, fixed_km=None))
+    design = study_design(model, out, measurements=measurements, truth=truth, truth_index=truth_index,
+                          subsystems=subsystems, enzyme=enzyme, subsystem=subsystem, k=k, combinations=combinations,
+                          seed=seed, controls=controls)
+    start = time.perf_counter()
+    report = km_integration_study(
+        settings, model, design.measurements, design.cases, design.reference, design.subsystem_of, design.subsystem,
+        out, n_models=n_models, seed=seed,
+        on_case=lambda r: console.print(f"{r.case.name}: {len(r.ln_km)} valid models, {len(r.case.integrated)} Km "
+                                        f"integrated, {r.outside_range} values outside their ranges", highlight=False))
+    _print_km_report(report, design.subsystem)
+    console.print(f"{time.perf_counter() - start:.0f} s; wrote {out / 'overlap.csv'}, {out / 'summary.csv'}, "
+                  f"{out / 'shift.csv'}, {out / 'pca.png'}", soft_wrap=True)
 
 
 def _print_km_report(report, subsystem: str) -> None:
@@ -910,7 +750,7 @@ def _print_km_report(report, subsystem: str) -> None:
                       f"median sd ratio {shift['spread_ratio']:.3f}", highlight=False)
 
 
-@app.command("export-sbml")
+@command("export-sbml")
 def export_sbml(
     population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SBML file (one model) or folder (--all).")],
@@ -918,32 +758,26 @@ def export_sbml(
     all_models: Annotated[bool, typer.Option("--all", help="Export every valid model as OUT/model_<i>.xml.")] = False,
 ) -> None:
     """Write parameterised models as SBML Level 3 (checked with libSBML's consistency checks)."""
-    from .generator.population import read_population
-    from .generator.training import load_problem
     from .interop.sbml import model_to_sbml, write_sbml
+    from .parameterised import open_population
 
-    def run():
-        pop = read_population(population)
-        settings = pop.settings
-        problem = load_problem(settings.problem)
-        rows = np.flatnonzero(pop.valid) if all_models else [index]
-        if not all_models and index >= len(pop):
-            raise RenaissanceError(f"{population}: --index {index}, but the population has {len(pop)} models")
-        if all_models:
-            out.mkdir(parents=True, exist_ok=True)
-        for i in rows:
-            path = out / f"model_{i}.xml" if all_models else out
-            text = model_to_sbml(problem.cm, problem.state, pop.km[i], pop.vmax[i], settings.problem.units,
-                                 model_id=f"{problem.cm.model.name or 'model'}_{i}")
-            write_sbml(path, text)
-        console.print(f"wrote {len(rows)} SBML model(s) to {out} (lambda_max "
-                      + ", ".join(f"{pop.lambda_max[i]:.4g}" for i in list(rows)[:5]) + (" ..." if len(rows) > 5 else "")
-                      + " 1/h)", highlight=False, soft_wrap=True)
-
-    _guard(run)
+    pop, problem = open_population(population)
+    rows = np.flatnonzero(pop.valid) if all_models else [index]
+    if not all_models and index >= len(pop):
+        raise RenaissanceError(f"{population}: --index {index}, but the population has {len(pop)} models")
+    if all_models:
+        out.mkdir(parents=True, exist_ok=True)
+    for i in rows:
+        path = out / f"model_{i}.xml" if all_models else out
+        text = model_to_sbml(problem.cm, problem.state, pop.km[i], pop.vmax[i], problem.units,
+                             model_id=f"{problem.cm.model.name or 'model'}_{i}")
+        write_sbml(path, text)
+    console.print(f"wrote {len(rows)} SBML model(s) to {out} (lambda_max "
+                  + ", ".join(f"{pop.lambda_max[i]:.4g}" for i in list(rows)[:5]) + (" ..." if len(rows) > 5 else "")
+                  + " 1/h)", highlight=False, soft_wrap=True)
 
 
-@app.command("import-sbml")
+@command("import-sbml")
 def import_sbml(
     sbml: Annotated[Path, typer.Argument(help="SBML file written by renaissance export-sbml.")],
     out: Annotated[Path, typer.Option(help="Folder for steady_state.csv and km.csv.")],
@@ -951,44 +785,37 @@ def import_sbml(
 ) -> None:
     """Read an exported SBML model back: its steady state and Km, checked against the YAML model."""
     from .interop.sbml import import_parameter_set
+    from .model import compile_model, load_model
     from .stability.km import write_km_table
     from .steadystate import write_steady_state
 
-    def run():
-        from .model import compile_model, load_model
-
-        cm = compile_model(load_model(model))
-        imported = import_parameter_set(sbml, cm)
-        out.mkdir(parents=True, exist_ok=True)
-        write_steady_state(imported.state, out / "steady_state.csv")
-        write_km_table(out / "km.csv", imported.km[None], cm.km_names)
-        console.print(f"{sbml}: {len(imported.state.concentrations)} species, {len(imported.state.fluxes)} fluxes "
-                      f"(rates of the imported parameters), Vmax reproduced to {imported.vmax_error:.1e} (relative); "
-                      f"wrote {out / 'steady_state.csv'}, {out / 'km.csv'}", highlight=False, soft_wrap=True)
-
-    _guard(run)
+    cm = compile_model(load_model(model))
+    imported = import_parameter_set(sbml, cm)
+    out.mkdir(parents=True, exist_ok=True)
+    write_steady_state(imported.state, out / "steady_state.csv")
+    write_km_table(out / "km.csv", imported.km[None], cm.km_names)
+    console.print(f"{sbml}: {len(imported.state.concentrations)} species, {len(imported.state.fluxes)} fluxes "
+                  f"(rates of the imported parameters), Vmax reproduced to {imported.vmax_error:.1e} (relative); "
+                  f"wrote {out / 'steady_state.csv'}, {out / 'km.csv'}", highlight=False, soft_wrap=True)
 
 
-@app.command("export-skimpy")
+@command("export-skimpy")
 def export_skimpy(
     population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SKiMpy population file (.h5/.hdf5).")],
     valid_only: Annotated[bool, typer.Option(help="Only the valid models.")] = False,
 ) -> None:
     """Write a population in SKiMpy's layout (one dataset per parameter set; Km, Vmax, Keq)."""
-    from .generator.population import read_population
     from .interop.skimpy import population_sets, write_skimpy_population
+    from .parameterised import read_population
 
-    def run():
-        rows = np.flatnonzero(read_population(population).valid) if valid_only else None
-        sets = population_sets(population, rows)
-        write_skimpy_population(out, sets)
-        console.print(f"wrote {len(sets.values)} parameter sets x {len(sets.names)} parameters to {out}")
-
-    _guard(run)
+    rows = np.flatnonzero(read_population(population).valid) if valid_only else None
+    sets = population_sets(population, rows)
+    write_skimpy_population(out, sets)
+    console.print(f"wrote {len(sets.values)} parameter sets x {len(sets.names)} parameters to {out}")
 
 
-@app.command("import-skimpy")
+@command("import-skimpy")
 def import_skimpy(
     population: Annotated[Path, typer.Argument(help="SKiMpy population file (ParameterValuePopulation.save).")],
     out: Annotated[Path, typer.Option(help="Km table (CSV, mol/L) for renaissance stability --km.")],
@@ -1003,30 +830,27 @@ def import_skimpy(
     from .model import compile_model, load_model
     from .stability.km import write_km_table
 
-    def run():
-        output_path(out, force=force)
-        sets = read_skimpy_population(population)
-        kinetic = load_model(model)
-        cm = compile_model(kinetic)
-        required = [n for n, used in zip(cm.km_names, cm.km_used) if used]
-        imported = import_constants(sets, kinetic, cm.km_names, required, concentration_scale, str(population))
-        write_km_table(out, imported.km, imported.km_names)
-        kinds = Counter(cm.km_kinds)
-        console.print(f"wrote {len(imported.km)} parameter sets x {len(cm.km_names)} constants ("
-                      + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + f") to {out}",
-                      highlight=False, soft_wrap=True)
-        if imported.known:
-            console.print("also in the file, not imported: " + ", ".join(f"{n} {k}" for k, n in imported.known.items())
-                          + " (Vmax are back-calculated from a steady state; Keq and concentrations belong to the "
-                          "states the sets were made for)", highlight=False, soft_wrap=True)
-        if imported.unplaced:
-            _print_warning(f"{population}: {len(imported.unplaced)} names this model does not know: "
-                           + ", ".join(imported.unplaced[:10]) + (" ..." if len(imported.unplaced) > 10 else ""))
-
-    _guard(run)
+    output_path(out, force=force)
+    sets = read_skimpy_population(population)
+    kinetic = load_model(model)
+    cm = compile_model(kinetic)
+    required = [n for n, used in zip(cm.km_names, cm.km_used) if used]
+    imported = import_constants(sets, kinetic, cm.km_names, required, concentration_scale, str(population))
+    write_km_table(out, imported.km, imported.km_names)
+    kinds = Counter(cm.km_kinds)
+    console.print(f"wrote {len(imported.km)} parameter sets x {len(cm.km_names)} constants ("
+                  + ", ".join(f"{kinds[k]} {k}" for k in ("km", "ki", "ka") if kinds[k]) + f") to {out}",
+                  highlight=False, soft_wrap=True)
+    if imported.known:
+        console.print("also in the file, not imported: " + ", ".join(f"{n} {k}" for k, n in imported.known.items())
+                      + " (Vmax are back-calculated from a steady state; Keq and concentrations belong to the "
+                      "states the sets were made for)", highlight=False, soft_wrap=True)
+    if imported.unplaced:
+        _print_warning(f"{population}: {len(imported.unplaced)} names this model does not know: "
+                       + ", ".join(imported.unplaced[:10]) + (" ..." if len(imported.unplaced) > 10 else ""))
 
 
-@app.command("init")
+@command("init")
 def init_command(
     model: Annotated[Path, typer.Argument(help="SKiMpy YAML model.")],
     out: Annotated[Path, typer.Option(help="Folder for constraints.yaml, train.toml and bioreactor.yaml.")],
@@ -1041,21 +865,18 @@ def init_command(
     from .model import compile_model, load_model
     from .starter import CONSTRAINTS, STATE, TRAIN, starter_files, write_starter
 
-    def run():
-        cm = compile_model(load_model(model))
-        starter = starter_files(cm, model, out)
-        paths = write_starter(starter, out, force=force)
-        console.print(f"wrote {', '.join(str(p) for p in paths)}", soft_wrap=True)
-        console.print(f"growth reaction: {starter.growth or 'none'} ({starter.growth_note}); {starter.exchanges} "
-                      f"exchange/transport reactions bounded; {len(starter.medium)} medium species to fill in",
-                      highlight=False, soft_wrap=True)
-        console.print(f"next: renaissance steady-state --model {model} --constraints {out / CONSTRAINTS} --out "
-                      f"{out / STATE}, then renaissance train --config {out / TRAIN}", highlight=False, soft_wrap=True)
-
-    _guard(run)
+    cm = compile_model(load_model(model))
+    starter = starter_files(cm, model, out)
+    paths = write_starter(starter, out, force=force)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", soft_wrap=True)
+    console.print(f"growth reaction: {starter.growth or 'none'} ({starter.growth_note}); {starter.exchanges} "
+                  f"exchange/transport reactions bounded; {len(starter.medium)} medium species to fill in",
+                  highlight=False, soft_wrap=True)
+    console.print(f"next: renaissance steady-state --model {model} --constraints {out / CONSTRAINTS} --out "
+                  f"{out / STATE}, then renaissance train --config {out / TRAIN}", highlight=False, soft_wrap=True)
 
 
-@app.command("data")
+@command("data")
 def data_command(
     out: Annotated[Path, typer.Option(help="Folder to copy the shipped example files into.")] = Path("renaissance-data"),
     force: Annotated[bool, typer.Option(help="Overwrite files already in --out.")] = False,
@@ -1063,17 +884,14 @@ def data_command(
     """Copy the shipped models, steady states, constraints and configurations into a folder."""
     from ._files import write_atomic
 
-    def run():
-        shipped = sorted(p for p in ECOLI.parent.iterdir() if p.suffix in {".yaml", ".csv", ".toml", ".txt", ".md"})
-        clashes = [p.name for p in shipped if (out / p.name).exists()]
-        if clashes and not force:
-            raise RenaissanceError(f"{out}: {clashes[:3]} exist ({len(clashes)} in all); pass --force to overwrite")
-        out.mkdir(parents=True, exist_ok=True)
-        for path in shipped:
-            write_atomic(out / path.name, lambda tmp, source=path: Path(tmp).write_bytes(source.read_bytes()))
-        console.print(f"copied {len(shipped)} files to {out}: " + ", ".join(p.name for p in shipped), soft_wrap=True)
-
-    _guard(run)
+    shipped = sorted(p for p in ECOLI.parent.iterdir() if p.suffix in {".yaml", ".csv", ".toml", ".txt", ".md"})
+    clashes = [p.name for p in shipped if (out / p.name).exists()]
+    if clashes and not force:
+        raise RenaissanceError(f"{out}: {clashes[:3]} exist ({len(clashes)} in all); pass --force to overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in shipped:
+        write_atomic(out / path.name, lambda tmp, source=path: Path(tmp).write_bytes(source.read_bytes()))
+    console.print(f"copied {len(shipped)} files to {out}: " + ", ".join(p.name for p in shipped), soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

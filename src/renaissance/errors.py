@@ -21,8 +21,21 @@ class ParameterFileError(RenaissanceError):
     """A parameter table (e.g. a Km CSV) has unknown names or invalid values."""
 
 
-class ConstraintsError(RenaissanceError):
+class SettingsError(RenaissanceError, ValueError):
+    """A setting or argument value breaks its declared rule (names the setting, the value and the
+    rule). A ``ValueError`` too, so callers that catch ``ValueError`` keep working."""
+
+
+class ConfigError(RenaissanceError):
+    """A settings file (TOML or YAML) is unreadable, malformed or names unknown settings."""
+
+
+class ConstraintsError(ConfigError):
     """A constraints file (steady-state bounds, YAML) is malformed or names unknown entities."""
+
+
+class MediumError(ConfigError):
+    """A bioreactor medium file (YAML) is malformed or names species or reactions the model lacks."""
 
 
 class StructureError(RenaissanceError):

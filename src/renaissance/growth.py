@@ -42,10 +42,13 @@ def constraints_growth(path: str | os.PathLike) -> str | None:
 
 
 def resolve_growth(reactions: Sequence[str], *, given: str | None = None,
-                   constraints: str | os.PathLike | None = None, medium: str | os.PathLike | None = None) -> str | None:
+                   constraints: str | os.PathLike | None = None, medium: str | os.PathLike | None = None,
+                   recorded: str | None = None) -> str | None:
     """The growth reaction: ``given``, else the ``growth.reaction`` of the ``constraints`` file,
-    else the ``biomass`` entry of the bioreactor ``medium`` file, else :func:`guess_growth_reaction`.
-    A named reaction the model lacks is an error naming it (and the file it comes from)."""
+    else the ``biomass`` entry of the bioreactor ``medium`` file, else ``recorded`` (the growth
+    reaction of the constraints a parameterised model was made under), else
+    :func:`guess_growth_reaction`. A named reaction the model lacks is an error naming it (and
+    the file it comes from)."""
     from .dynamics.bioreactor import medium_growth
 
     source, entity = None, "growth reaction "
@@ -53,6 +56,8 @@ def resolve_growth(reactions: Sequence[str], *, given: str | None = None,
         given, source, entity = constraints_growth(constraints), constraints, "growth.reaction: "
     if given is None and medium is not None:
         given, source, entity = medium_growth(medium), medium, "biomass: "
+    if given is None and recorded is not None:
+        given, entity = recorded, "growth.reaction of the problem's constraints: "
     if given is None:
         return guess_growth_reaction(reactions)
     if given not in reactions:

@@ -1,11 +1,12 @@
-"""Unit settings shared by every stage (the reference pipeline's values by default)."""
+"""Unit settings shared by every stage (the reference pipeline's values by default), and the
+settings that several stages share, declared once (:mod:`renaissance._declare`)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from ._validation import check_float
+from ._declare import POSITIVE, Declaration, Declared, Float, Int, Range, setting
 
 #: the paper's validity criterion (1/h): a parameter set is valid when lambda_max <= this, i.e. its
 #: slowest mode settles within 24 min; the one home of this default for every command and setting
@@ -14,9 +15,25 @@ VALID_LAMBDA_MAX = -2.5
 KM_BOUNDS = (1.3e-6, 2e-2)
 LN_KM_BOUNDS = (math.log(KM_BOUNDS[0]), math.log(KM_BOUNDS[1]))
 
+# --- settings several classes share, declared once (rule and default) -------------------------
+
+#: a random seed, an int >= 0
+SEED = Declaration(Int(0), 0)
+#: the validity threshold of lambda_max, 1/h
+THRESHOLD = Declaration(Float(), VALID_LAMBDA_MAX)
+#: a ln(K / (mol/L)) range (low, high), stored as a tuple of floats
+LN_KM_RANGE = Declaration(Range(), LN_KM_BOUNDS)
+#: the return check of a robustness test (the study, its reward term, the landscape): every
+#: balanced species perturbed to x*(1 +- p), p in [0, 1) ...
+PERTURBATION = Declaration(Float(0.0, 1.0, high_open=True), 0.5)
+#: ... checked some minutes later (> 0; no shared default: the reward checks at 24, the landscape at 34) ...
+RETURN_TIME_MIN = Declaration(POSITIVE)
+#: ... for a return within this relative tolerance (> 0)
+RETURN_TOLERANCE = Declaration(POSITIVE, 0.01)
+
 
 @dataclass(frozen=True, kw_only=True)
-class UnitSettings:
+class UnitSettings(Declared, table="units"):
     """How measured quantities are converted into model units.
 
     Model concentrations are ``concentration_scale`` x mol/L (1e9: nmol/L), model time is
@@ -36,14 +53,10 @@ class UnitSettings:
         Hours per model time unit (reference: 1, i.e. model time in hours).
     """
 
-    concentration_scale: float = 1e9
-    density: float = 1200.0
-    gdw_per_gww: float = 0.25
-    time_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("concentration_scale", "density", "gdw_per_gww", "time_scale"):
-            check_float(getattr(self, name), f"UnitSettings.{name}", low=0.0, low_open=True)
+    concentration_scale: float = setting(1e9, POSITIVE)
+    density: float = setting(1200.0, POSITIVE)
+    gdw_per_gww: float = setting(0.25, POSITIVE)
+    time_scale: float = setting(1.0, POSITIVE)
 
     @property
     def flux_factor(self) -> float:

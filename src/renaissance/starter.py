@@ -30,8 +30,8 @@ from ._files import write_text_atomic
 from .errors import OutputError
 from .growth import growth_candidates
 from .model.compiled import CompiledModel
-from .steadystate.conflicts import growth_limit
 from .settings import KM_BOUNDS, VALID_LAMBDA_MAX
+from .steadystate.conflicts import growth_limit
 from .steadystate.settings import TFASettings
 
 CONSTRAINTS, TRAIN, MEDIUM, STATE = "constraints.yaml", "train.toml", "bioreactor.yaml", "steady_state.csv"

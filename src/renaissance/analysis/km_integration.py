@@ -1,7 +1,7 @@
 """Integration of measured Km: designs, overlap scores, and the shift of the unmeasured Km.
 
 A *case* fixes a set of measured Km (geometric mean of the measurements +-20%, drawn uniformly in
-every model; :mod:`renaissance.generator.fixed_km`), trains a generator for the others and
+every model; :mod:`renaissance.parameterised.fixed`), trains a generator for the others and
 generates a population of valid models. Designs (the paper's):
 
 * ``baseline`` -- nothing integrated;
@@ -30,13 +30,16 @@ import csv
 import io
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .._files import read_text, write_text_atomic
-from ..errors import ParameterFileError, located
-from ..generator.fixed_km import MEASUREMENT_SPREAD, read_fixed_km
+from ..errors import ParameterFileError, RenaissanceError, SettingsError, located
 from ..model.kinetic_model import KineticModel
+from ..parameterised.fixed import MEASUREMENT_SPREAD, read_fixed_km
+from ..parameterised.model import ParameterisedModel
+from ..parameterised.population import read_population
 from ..shipped import model_presets
 
 QUANTILES = (0.05, 0.95)
@@ -46,7 +49,7 @@ def km_reaction(name: str) -> str:
     """The reaction of a Km name ``km_<role>_<reaction>`` (roles: substrate1, product2, ...)."""
     parts = name.split("_", 2)
     if len(parts) != 3 or parts[0] != "km":
-        raise ValueError(f"Km name {name!r} is not km_<role>_<reaction>")
+        raise SettingsError(f"Km name {name!r} is not km_<role>_<reaction>")
     return parts[2]
 
 
@@ -113,12 +116,12 @@ def design_cases(measured: list[str], subsystem_of: dict[str, str], *, enzyme: t
     if enzyme:
         local = tuple(n for n in measured if km_reaction(n) in enzyme)
         if not local:
-            raise ValueError(f"no measured Km belongs to the reactions {list(enzyme)}")
+            raise SettingsError(f"no measured Km belongs to the reactions {list(enzyme)}")
         cases.append(Case("local", local))
     if subsystem is not None:
         pool = [n for n in measured if subsystem_of.get(km_reaction(n)) == subsystem]
         if not 0 < k <= len(pool):
-            raise ValueError(f"k == {k}: the subsystem '{subsystem}' has {len(pool)} measured Km")
+            raise SettingsError(f"k == {k}: the subsystem '{subsystem}' has {len(pool)} measured Km")
         rng = np.random.default_rng(seed)
         for j in range(combinations):
             chosen = sorted(rng.choice(len(pool), size=k, replace=False))
@@ -230,3 +233,48 @@ def write_overlap_table(path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
     write_text_atomic(path, out.getvalue())
+
+
+@dataclass(frozen=True)
+class Design:
+    """A Km-integration study's inputs: the measurements file, the reference ranges (mol/L) the
+    cases are scored against, the cases, each reaction's subsystem and the designed subsystem."""
+
+    measurements: Path
+    reference: dict[str, tuple[float, float]]
+    cases: list[Case]
+    subsystem_of: dict[str, str]
+    subsystem: str
+
+
+def study_design(model: ParameterisedModel, out_dir: str | os.PathLike, *, measurements: str | os.PathLike | None = None,
+                 truth: str | os.PathLike | None = None, truth_index: int = 0,
+                 subsystems: str | os.PathLike | None = None, enzyme: str | None = None, subsystem: str | None = None,
+                 k: int = 9, combinations: int = 10, seed: int = 0, controls: int = 0) -> Design:
+    """The design of ``renaissance km-integration`` for ``model`` (without fixed Km).
+
+    Exactly one of ``measurements`` (a measured-Km CSV) and ``truth`` (a population whose row
+    ``truth_index`` stands in for the truth: a twin experiment, its chosen Km written to
+    ``out_dir/twin_measurements.csv``). ``enzyme`` (comma-separated reactions) and ``subsystem``
+    default to the model's presets (the paper's aconitase and TCA cycle for the shipped E. coli
+    model, none otherwise); ``subsystems``: a reaction,subsystem CSV."""
+    if (measurements is None) == (truth is None):
+        raise RenaissanceError("give exactly one of --measurements and --truth")
+    km_names = list(model.km_names)
+    presets = model_presets(model.cm.model)
+    subsystem_of = model_subsystems(model.cm.model, model.reactions, subsystems)
+    enzymes = tuple(e for e in (",".join(presets.enzyme) if enzyme is None else enzyme).split(",") if e)
+    design_subsystem = presets.subsystem if subsystem is None else subsystem
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if truth is not None:
+        chosen = twin_measured_km(km_names, model.used, subsystem_of, design_subsystem, enzymes)
+        measured = out / "twin_measurements.csv"
+        reference = twin_experiment(read_population(truth), truth_index, km_names, chosen, measured)
+    else:
+        measured = Path(measurements)
+        reference = experimental_ranges(measured, km_names)
+    cases = design_cases(list(experimental_ranges(measured, km_names)), subsystem_of, enzyme=enzymes,
+                         subsystem=design_subsystem if k and design_subsystem else None, k=k,
+                         combinations=combinations, seed=seed, controls=controls)
+    return Design(measured, reference, cases, subsystem_of, design_subsystem)

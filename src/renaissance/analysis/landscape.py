@@ -43,15 +43,15 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._declare import Declared, Int, setting
 from .._files import read_text, write_text_atomic
-from .._validation import check_float, check_int
-from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
-from ..dynamics.resumable import ResultTable, refuse_changed_settings
+from ..config import ConfigError, build, km_bounds_to_ln, read_config, refuse_unknown, toml_text
 from ..dynamics.robustness import RobustnessSettings, returned, robustness_problem, run_model
-from ..dynamics.streaming import csv_text
 from ..errors import RenaissanceError, SteadyStateError, StructureError, located
 from ..model.compiled import CompiledModel
-from ..settings import UnitSettings
+from ..plumbing.resumable import ResultTable, refuse_changed_settings
+from ..plumbing.streaming import csv_text
+from ..settings import PERTURBATION, RETURN_TIME_MIN, RETURN_TOLERANCE, SEED, UnitSettings
 from ..stability import back_calculate_vmax, jacobians_and_vmax, prepare_stability
 from ..stability.structural import check_structure
 from ..steadystate import SteadyState, validate_steady_state
@@ -63,26 +63,23 @@ CONFIG = "landscape.toml"
 COLUMNS = ("state", "admits", "best_lambda_max", "first_lambda_max", "fast_reward", "incidence", "evaluations",
            "robust_fraction", "robust_models", "reason", "dominant_species", "detail", "seconds")
 DOMINANT = 3  # species listed per slowest mode
+#: the keys of a landscape TOML, and its ``[robustness]`` keys -> LandscapeSettings fields
+_KEYS = ("inputs", "robustness", "search", "seed", "units")
+_ROBUSTNESS_KEYS = {"models": "robustness_models", "perturbation": "perturbation", "time_min": "time_min",
+                    "tolerance": "tolerance"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class LandscapeSettings:
+class LandscapeSettings(Declared, table="landscape"):
     """Score settings: the search, the robustness check of admitting states, seed and units."""
 
     search: SearchSettings = field(default_factory=SearchSettings)
-    robustness_models: int = 4
-    perturbation: float = 0.5
-    time_min: float = 34.0
-    tolerance: float = 0.01
-    seed: int = 0
+    robustness_models: int = setting(4, Int(0))
+    perturbation: float = PERTURBATION.field()
+    time_min: float = RETURN_TIME_MIN.field(34.0)
+    tolerance: float = RETURN_TOLERANCE.field()
+    seed: int = SEED.field()
     units: UnitSettings = field(default_factory=UnitSettings)
-
-    def __post_init__(self) -> None:
-        check_int(self.robustness_models, "robustness_models", min_value=0)
-        check_float(self.perturbation, "perturbation", low=0.0, high=1.0, high_open=True)
-        check_float(self.time_min, "time_min", low=0.0, low_open=True)
-        check_float(self.tolerance, "tolerance", low=0.0, low_open=True)
-        check_int(self.seed, "seed", min_value=0)
 
 
 def load_landscape_settings(path: str | os.PathLike | None) -> LandscapeSettings:
@@ -99,22 +96,16 @@ def load_landscape_settings(path: str | os.PathLike | None) -> LandscapeSettings
     if path is None:
         return LandscapeSettings()
     source = str(path)
-    data = read_toml(path)
-    unknown = sorted(set(data) - {"seed", "search", "robustness", "units", "inputs"})
-    if unknown:
-        raise ConfigError(located(source, f"keys {unknown}",
-                                  "unknown; known: ['inputs', 'robustness', 'search', 'seed', 'units']"))
+    data = read_config(path)
+    refuse_unknown(data, _KEYS, "", source)
+    refuse_unknown(data.get("robustness", {}), _ROBUSTNESS_KEYS, "robustness", source)
     try:
         search_table = dict(data.get("search", {}))
         km_bounds_to_ln(search_table, source)
-        robustness = {("robustness_models" if k == "models" else k): v for k, v in data.get("robustness", {}).items()}
-        known = {"robustness_models", "perturbation", "time_min", "tolerance"}
-        if set(robustness) - known:
-            raise ConfigError(located(source, f"[robustness] keys {sorted(set(robustness) - known)}",
-                                      "unknown; known: ['models', 'perturbation', 'time_min', 'tolerance']"))
-        return LandscapeSettings(search=build(SearchSettings, search_table, "search", source),
-                                 units=build(UnitSettings, data.get("units", {}), "units", source),
-                                 seed=data.get("seed", 0), **robustness)
+        robustness = {_ROBUSTNESS_KEYS[k]: v for k, v in data.get("robustness", {}).items()}
+        return build(LandscapeSettings, dict(search=build(SearchSettings, search_table, "search", source),
+                                             units=build(UnitSettings, data.get("units", {}), "units", source),
+                                             seed=data.get("seed", SEED.default), **robustness), "landscape", source)
     except (TypeError, ValueError) as exc:
         raise ConfigError(located(source, "settings", str(exc))) from None
 
@@ -122,7 +113,7 @@ def load_landscape_settings(path: str | os.PathLike | None) -> LandscapeSettings
 def read_landscape_inputs(landscape_dir: str | os.PathLike) -> dict:
     """The ``[inputs]`` table of a scored landscape's TOML: ``model`` and ``states`` paths."""
     config = Path(landscape_dir) / CONFIG
-    inputs = read_toml(config).get("inputs") if config.exists() else None
+    inputs = read_config(config).get("inputs") if config.exists() else None
     if not isinstance(inputs, dict) or not {"model", "states"} <= set(inputs):
         raise ConfigError(f"{config}: no [inputs] table with model and states; run renaissance landscape first")
     return inputs
@@ -235,7 +226,7 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
     (Km sets), ``robust_models`` (count), ``reason``, ``dominant_species``, ``detail`` (text) and
     ``seconds`` (s). The settings go to ``out_dir/landscape.toml`` with ``inputs`` (e.g. the model
     and states paths) as its ``[inputs]`` table; resuming with other settings is a
-    :class:`~renaissance.dynamics.resumable.ResumeError` naming them (``inputs`` are not compared).
+    :class:`~renaissance.plumbing.resumable.ResumeError` naming them (``inputs`` are not compared).
 
     ``n_workers``: Ray workers of the local instance (default: all cores) or tasks in flight on a
     cluster; 0 runs in this process without Ray. ``resume`` keeps the finished states of an

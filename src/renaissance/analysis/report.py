@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_text_atomic
-from ..errors import RenaissanceError
+from ..errors import RenaissanceError, SettingsError
 from ..model import compile_model, load_model
 from ..settings import VALID_LAMBDA_MAX
 from ..steadystate import read_samples
@@ -28,10 +28,24 @@ from ..steadystate.constraints import model_constraints
 from ..steadystate.sampler import sample_steady_states
 from ..steadystate.samples_io import write_samples
 from ..steadystate.settings import TFASettings
-from .landscape import (CONFIG, TABLE, Landscape, landscape_study, load_landscape_settings, read_landscape,
-                        read_landscape_inputs)
-from .maps import (StateMatrix, neighbour_agreement, pca_features, plot_map, polar_transform, state_matrix,
-                   tsne_embedding)
+from .landscape import (
+    CONFIG,
+    TABLE,
+    Landscape,
+    landscape_study,
+    load_landscape_settings,
+    read_landscape,
+    read_landscape_inputs,
+)
+from .maps import (
+    StateMatrix,
+    neighbour_agreement,
+    pca_features,
+    plot_map,
+    polar_transform,
+    state_matrix,
+    tsne_embedding,
+)
 from .ranges import SAMPLER_KINDS, Separation, plot_ranges, ranges_csv, separating_ranges
 
 ROBUST_FRACTION = 0.5
@@ -80,7 +94,7 @@ def constrain(settings: TFASettings, separations: list[Separation], supporting: 
     species_bounds, dg_bounds = dict(settings.species_bounds), dict(settings.dg_bounds)
     for s in separations:
         if s.kind not in SAMPLER_KINDS:
-            raise ValueError(f"{s.feature}: a {s.kind} range cannot be imposed on the sampler")
+            raise SettingsError(f"{s.feature}: a {s.kind} range cannot be imposed on the sampler")
         below = (s.direction == "below") == supporting
         if s.kind == "concentration":
             lo, hi = species_bounds.get(s.feature, settings.concentration_bounds)

@@ -17,33 +17,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_float, check_int, check_range
-from ..generator.rewards import fast_dynamics_reward
-from ..settings import LN_KM_BOUNDS, VALID_LAMBDA_MAX
+from .._declare import Declared, Float, Int, OrNone, setting
+from ..settings import LN_KM_RANGE, THRESHOLD
 from ..stability import StabilityProblem, evaluate_stability
-
-#: the paper's Km bounds, ln(Km / (mol/L))
+from ..stability.rewards import fast_dynamics_reward
 
 
 @dataclass(frozen=True, kw_only=True)
-class SearchSettings:
+class SearchSettings(Declared, table="search"):
     """Budget and shape of the search (defaults measured on E. coli, see module docstring)."""
 
-    iterations: int = 12
-    sets_per_iteration: int = 100
-    elite_fraction: float = 0.1
-    stop_incidence: float | None = 0.5  # None: run every iteration
-    ln_km_bounds: tuple[float, float] = LN_KM_BOUNDS
-    threshold: float = VALID_LAMBDA_MAX
-
-    def __post_init__(self) -> None:
-        check_int(self.iterations, "iterations")
-        check_int(self.sets_per_iteration, "sets_per_iteration", min_value=10)
-        check_float(self.elite_fraction, "elite_fraction", low=0.0, high=1.0, low_open=True)
-        if self.stop_incidence is not None:
-            check_float(self.stop_incidence, "stop_incidence", low=0.0, high=1.0, low_open=True)
-        object.__setattr__(self, "ln_km_bounds", check_range(self.ln_km_bounds, "ln_km_bounds"))
-        check_float(self.threshold, "threshold")
+    iterations: int = setting(12, Int())
+    sets_per_iteration: int = setting(100, Int(10))
+    elite_fraction: float = setting(0.1, Float(0.0, 1.0, low_open=True))
+    stop_incidence: float | None = setting(0.5, OrNone(Float(0.0, 1.0, low_open=True)))  # None: run every iteration
+    ln_km_bounds: tuple[float, float] = LN_KM_RANGE.field()
+    threshold: float = THRESHOLD.field()
 
 
 @dataclass(frozen=True)

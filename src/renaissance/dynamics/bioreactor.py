@@ -31,7 +31,8 @@ model's only reaction whose id contains 'biomass' or 'growth'), ``extracellular_
 {kla: 1/h, saturation: mol/L}), ``initial_conditions`` (``steady_state`` or ``initial_medium``)
 and ``report`` (species: label), the species plotted and summarised beside biomass (default: the
 dynamic species of ``initial_medium``, labelled by id). Species of the medium the model does not
-contain are an error naming them; ``renaissance init`` writes a starter medium for any model.
+contain, like any other problem of the file, are one :class:`~renaissance.errors.MediumError`
+naming the file and them; ``renaissance init`` writes a starter medium for any model.
 """
 
 from __future__ import annotations
@@ -43,15 +44,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .._declare import NON_NEGATIVE, POSITIVE, Choice, Declared, Pair, Table, setting
 from .._plotting import pyplot, save_figure
-from .._validation import check_choice, check_float
-from ..errors import ConstraintsError, RenaissanceError, located
+from ..config import build, read_config
+from ..errors import MediumError, RenaissanceError, located
 from ..growth import guess_growth_reaction
 from ..model.compiled import CompiledModel
-from ..model.io import read_yaml
+from ..plumbing.resumable import ResultTable, array_digest, in_pool
 from ..settings import UnitSettings
 from .integrate import IntegrationSettings, integrate
-from .resumable import ResultTable, array_digest, in_pool
 from .system import rate_laws
 
 CELL_VOLUME_L = 1e-15  # 1 um^3, the reference cell (0.9 cytosol, 0.1 periplasm)
@@ -60,31 +61,25 @@ INITIAL_CONDITIONS = ("steady_state", "initial_medium")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReactorSettings:
+class ReactorSettings(Declared, table="reactor"):
     """A batch reactor (defaults: the reference set-up's reactor and inoculum; growth scaling 1)."""
 
     medium: dict[str, float]  # mol/L, the file's initial medium (used with initial_conditions="initial_medium")
     growth_reaction: str  # the lumped growth reaction; growth (1/h) = growth_scaling x its flux (mmol/gDW/h)
     constant: tuple[str, ...] = ()  # extracellular species held constant
-    gas_transfer: dict[str, tuple[float, float]] = field(default_factory=dict)  # species: (k_La 1/h, saturation mol/L)
-    initial_conditions: str = "steady_state"  # or "initial_medium" (INITIAL_CONDITIONS)
+    # species: (k_La 1/h, saturation mol/L)
+    gas_transfer: dict[str, tuple[float, float]] = setting(rule=Table(Pair(("kla", "saturation"), POSITIVE)),
+                                                           factory=dict)
+    initial_conditions: str = setting("steady_state", Choice(INITIAL_CONDITIONS))  # or "initial_medium"
     extracellular: str = "e"  # compartment of the reactor's species
-    volume_l: float = 0.05
-    biomass_g_per_l: float = 0.037
-    cell_dry_mass_g: float = 0.28e-12
-    cell_volume_l: float = CELL_VOLUME_L
-    growth_scaling: float = 1.0  # the shipped E. coli set-up: 5e5 (its medium file's biomass_scaling)
-    hours: float = 60.0
+    volume_l: float = setting(0.05, POSITIVE)
+    biomass_g_per_l: float = setting(0.037, POSITIVE)
+    cell_dry_mass_g: float = setting(0.28e-12, POSITIVE)
+    cell_volume_l: float = setting(CELL_VOLUME_L, POSITIVE)
+    # the shipped E. coli set-up: 5e5 (its medium file's biomass_scaling)
+    growth_scaling: float = setting(1.0, NON_NEGATIVE)
+    hours: float = setting(60.0, POSITIVE)
     integration: IntegrationSettings = field(default_factory=lambda: IntegrationSettings(method="BDF", escape_fold=0.0))
-
-    def __post_init__(self) -> None:
-        for name in ("volume_l", "biomass_g_per_l", "cell_dry_mass_g", "cell_volume_l", "hours"):
-            check_float(getattr(self, name), name, low=0.0, low_open=True)
-        check_float(self.growth_scaling, "growth_scaling", low=0.0)
-        check_choice(self.initial_conditions, "initial_conditions", INITIAL_CONDITIONS)
-        for species, (kla, saturation) in self.gas_transfer.items():
-            check_float(kla, f"gas_transfer[{species!r}].kla", low=0.0, low_open=True)
-            check_float(saturation, f"gas_transfer[{species!r}].saturation", low=0.0, low_open=True)
 
     @property
     def initial_medium(self) -> dict[str, float]:
@@ -112,42 +107,40 @@ def read_medium(path: str | os.PathLike, cm: CompiledModel, growth_reaction: str
     model's only reaction whose id contains 'biomass' or 'growth'; none is an error naming the
     file. ``initial_conditions`` (one of :data:`INITIAL_CONDITIONS`) overrides the file's."""
     source = str(path)
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConstraintsError(located(source, "file", "must be a mapping (the reference medium layout)"))
+    data = read_config(path, MediumError, default="yaml")
     start = initial_conditions or str(data.get("initial_conditions", "steady_state"))
     if start not in INITIAL_CONDITIONS:
-        raise ConstraintsError(located(source, f"initial_conditions '{start}'", f"must be one of {INITIAL_CONDITIONS}"))
+        raise MediumError(located(source, f"initial_conditions '{start}'", f"must be one of {INITIAL_CONDITIONS}"))
     if start == "initial_medium" and not isinstance(data.get("initial_medium"), dict):
-        raise ConstraintsError(located(source, "initial_medium", "missing (species: mol/L)"))
+        raise MediumError(located(source, "initial_medium", "missing (species: mol/L)"))
     medium = _concentrations(data.get("initial_medium") or {}, source, "initial_medium")
     species = set(cm.species)
     unknown = sorted(set(medium) - species)
     if unknown:
-        raise ConstraintsError(located(source, f"initial_medium species {unknown}", "not in the model"))
+        raise MediumError(located(source, f"initial_medium species {unknown}", "not in the model"))
     not_boundary = sorted(set(medium) - set(cm.structure.boundary))
     if not_boundary:
-        raise ConstraintsError(located(source, f"initial_medium species {not_boundary}",
+        raise MediumError(located(source, f"initial_medium species {not_boundary}",
                                        "are balanced species of the model, not extracellular boundary species"))
     constant = tuple(bc["reactant"] for bc in (data.get("boundary_conditions") or {}).values())
     unknown = sorted(set(constant) - species)
     if unknown:
-        raise ConstraintsError(located(source, f"boundary_conditions species {unknown}", "not in the model"))
+        raise MediumError(located(source, f"boundary_conditions species {unknown}", "not in the model"))
     options = {"extracellular": str(data.get("extracellular_compartment", "e"))}
     options["gas_transfer"] = _gas_transfer(data.get("gas_transfer") or {}, source, cm, options["extracellular"],
                                             constant)
     if "reactor_volume" in data:
-        options["volume_l"] = float(data["reactor_volume"]) * CELL_VOLUME_L
+        options["volume_l"] = _number(data["reactor_volume"], source, "reactor_volume", "cell volumes") * CELL_VOLUME_L
     if _strain_value(data, "biomass_scaling") is not None:
         options["growth_scaling"] = _strain_value(data, "biomass_scaling")
     growth = _strain_value(data, "biomass") or growth_reaction or guess_growth_reaction(cm.structure.reactions)
     if growth is None:
-        raise ConstraintsError(located(source, "biomass", "missing: name the growth reaction (biomass: {strain_1: "
+        raise MediumError(located(source, "biomass", "missing: name the growth reaction (biomass: {strain_1: "
                                        "REACTION}); no reaction id of the model contains 'biomass' or 'growth'"))
     if growth not in cm.structure.reactions:
-        raise ConstraintsError(located(source, f"biomass reaction '{growth}'", "not in the model"))
-    return ReactorSettings(medium=medium, growth_reaction=growth, constant=constant, initial_conditions=start,
-                           **options)
+        raise MediumError(located(source, f"biomass reaction '{growth}'", "not in the model"))
+    return build(ReactorSettings, dict(medium=medium, growth_reaction=growth, constant=constant,
+                                       initial_conditions=start, **options), "reactor", source, MediumError)
 
 
 def _gas_transfer(table, source: str, cm: CompiledModel, compartment: str,
@@ -155,19 +148,27 @@ def _gas_transfer(table, source: str, cm: CompiledModel, compartment: str,
     """{species: (k_La 1/h, saturation mol/L)} of ``gas_transfer``; each species must be a dynamic
     extracellular species (boundary, in ``compartment``, not held constant) and both values > 0."""
     if not isinstance(table, dict):
-        raise ConstraintsError(located(source, "gas_transfer",
+        raise MediumError(located(source, "gas_transfer",
                                        "must be a mapping species: {kla: 1/h, saturation: mol/L}"))
     out = {}
     for species, entry in table.items():
         where = f"gas_transfer species '{species}'"
         if species not in cm.structure.boundary or cm.model.species.get(species) != compartment or species in constant:
-            raise ConstraintsError(located(source, where, f"must be an extracellular boundary species (compartment "
+            raise MediumError(located(source, where, f"must be an extracellular boundary species (compartment "
                                            f"'{compartment}') that boundary_conditions do not hold constant"))
         if not isinstance(entry, dict) or set(entry) != {"kla", "saturation"}:
-            raise ConstraintsError(located(source, where, "needs exactly kla (1/h) and saturation (mol/L)"))
+            raise MediumError(located(source, where, "needs exactly kla (1/h) and saturation (mol/L)"))
         values = _concentrations(entry, source, where, "kla (1/h) and saturation (mol/L) must be finite and > 0")
         out[str(species)] = (values["kla"], values["saturation"])
     return out
+
+
+def _number(value, source: str, key: str, unit: str) -> float:
+    """``value`` of the medium file's ``key`` as a float (its range is the settings' to check)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MediumError(located(source, key, f"must be a number ({unit}), got {value!r}")) from None
 
 
 def _strain_value(data: dict, key: str):
@@ -178,8 +179,7 @@ def _strain_value(data: dict, key: str):
 
 def medium_growth(path: str | os.PathLike) -> str | None:
     """The growth reaction a medium file names (``biomass``), None when it names none."""
-    data = read_yaml(path)
-    return _strain_value(data, "biomass") if isinstance(data, dict) else None
+    return _strain_value(read_config(path, MediumError, default="yaml"), "biomass")
 
 
 def _concentrations(table: dict, source: str, where: str,
@@ -196,7 +196,7 @@ def _concentrations(table: dict, source: str, where: str,
         if not (np.isfinite(number) and number > 0):
             bad.append(f"{species}: {value!r}")
     if bad:
-        raise ConstraintsError(located(source, f"{where} {bad}", f"{what}; fill them in"))
+        raise MediumError(located(source, f"{where} {bad}", f"{what}; fill them in"))
     return medium
 
 
@@ -212,16 +212,16 @@ def read_report(path: str | os.PathLike, cm: CompiledModel, settings: ReactorSet
     """{species: label} of the medium file's ``report`` table (default: the dynamic species of
     ``initial_medium``, labelled by id); each must be a dynamic species of the reactor."""
     source = str(path)
-    data = read_yaml(path)
+    data = read_config(path, MediumError, default="yaml")
     dynamic = [cm.structure.boundary[i] for i in dynamic_species(cm, settings)]
     table = data.get("report")
     if table is None:
         return {s: s for s in settings.medium if s in dynamic}
     if not isinstance(table, dict):
-        raise ConstraintsError(located(source, "report", "must be a mapping species: label"))
+        raise MediumError(located(source, "report", "must be a mapping species: label"))
     unknown = sorted(str(s) for s in set(table) - set(dynamic))
     if unknown:
-        raise ConstraintsError(located(source, f"report species {unknown}", "not dynamic species of the reactor "
+        raise MediumError(located(source, f"report species {unknown}", "not dynamic species of the reactor "
                                        f"(extracellular boundary species not held constant: {dynamic[:8]})"))
     return {str(s): str(label) for s, label in table.items()}
 
@@ -360,7 +360,7 @@ def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, 
     Rows ``model,time_h,status,biomass,<species>`` stream to ``out_dir/timecourses.csv`` as each
     model finishes, one per time of ``context.times``: the population index, the time (h), the
     run's status, the biomass (g/L) and each dynamic medium species (mol/L). The settings (reactor,
-    units, times) go to ``out_dir/timecourses.settings.json`` (:mod:`.resumable`). ``resume`` keeps
+    units, times) go to ``out_dir/timecourses.settings.json`` (:mod:`renaissance.plumbing.resumable`). ``resume`` keeps
     the finished models; other settings than the saved ones are a :class:`.resumable.ResumeError`.
     """
     out = Path(out_dir)

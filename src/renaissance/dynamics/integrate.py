@@ -13,33 +13,31 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .._validation import check_choice, check_float
+from .._declare import NON_NEGATIVE, POSITIVE, Choice, Declared, setting
+from ..errors import SettingsError
 
 METHODS = ("BDF", "LSODA", "Radau")
 STATUSES = ("ok", "escaped", "failed", "non_finite")
 
 
 @dataclass(frozen=True, kw_only=True)
-class IntegrationSettings:
+class IntegrationSettings(Declared, table="integration"):
     """Solver settings (log coordinates: ``atol`` is an absolute error of ln x, i.e. relative in x).
 
     ``escape_fold``: a run is stopped (status ``escaped``) once any species is this many fold
     away from the reference state; 0 disables the event.
     """
 
-    method: str = "LSODA"
-    rtol: float = 1e-6
-    atol: float = 1e-8
-    escape_fold: float = 1000.0
+    method: str = setting("LSODA", Choice(METHODS))
+    rtol: float = setting(1e-6, POSITIVE)
+    atol: float = setting(1e-8, POSITIVE)
+    escape_fold: float = setting(1000.0, NON_NEGATIVE)
     analytic_jacobian: bool = True
 
-    def __post_init__(self) -> None:
-        check_choice(self.method, "method", METHODS)
-        check_float(self.rtol, "rtol", low=0.0, low_open=True)
-        check_float(self.atol, "atol", low=0.0, low_open=True)
-        check_float(self.escape_fold, "escape_fold", low=0.0)
+    def _check(self) -> None:
+        """An escape fold within (0, 1] would stop every run at once."""
         if 0 < self.escape_fold <= 1:
-            raise ValueError(f"escape_fold == {self.escape_fold}, must be 0 (off) or > 1")
+            raise SettingsError(f"integration.escape_fold == {self.escape_fold}, must be 0 (off) or > 1")
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def integrate(ode, y0: np.ndarray, times, settings: IntegrationSettings = Integr
     """
     times = np.asarray(times, dtype=float)
     if times.ndim != 1 or len(times) == 0 or np.any(np.diff(times) < 0) or times[0] < 0:
-        raise ValueError(f"times == {times!r}, must be a non-empty sorted 1-D array of values >= 0")
+        raise SettingsError(f"times == {times!r}, must be a non-empty sorted 1-D array of values >= 0")
     reference = y0 if reference is None else reference
     events = None
     if settings.escape_fold > 0:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._files import write_text_atomic
+from ..errors import RenaissanceError
+from ..plumbing.streaming import map_models
 from .bioreactor import ReactorContext, ReactorRun, dynamic_species, simulate_reactor
-from .streaming import map_models
 from .system import rate_laws
 
 LIMITATION_TABLE = "limitation.csv"
@@ -89,7 +90,7 @@ def limitation(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, model:
 
     base = run_with(())
     if base.status != "ok":
-        raise ValueError(f"model {model}: the baseline fermentation did not finish ({base.status}: {base.message})")
+        raise RenaissanceError(f"model {model}: the baseline fermentation did not finish ({base.status}: {base.message})")
     stop = growth_stop(base, stop_fraction)
     at = np.searchsorted(base.t, stop) if np.isfinite(stop) else len(base.t) - 1
     nutrients = consumed_species(context, km, vmax)

@@ -32,10 +32,10 @@ not ``ok`` matches nothing. Runs are ranked by their worst (largest) series erro
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import io
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +45,7 @@ import numpy as np
 
 from .._files import read_text, write_text_atomic
 from .._plotting import pyplot, save_figure
-from ..errors import MeasurementError, ModelFormatError, located
+from ..errors import MeasurementError, ModelFormatError, SettingsError, located
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bioreactor import ReactorRun
@@ -400,7 +400,7 @@ def score_runs(runs: Iterable[ReactorRun], experiment: Experiment,
     """Every run scored (:func:`score_run`), best first: by the worst series error, then model index
     (runs that are not ``ok`` last)."""
     if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
-        raise ValueError(f"tolerance == {tolerance!r}, must be a finite number >= 0")
+        raise SettingsError(f"tolerance == {tolerance!r}, must be a finite number >= 0")
     return sorted((score_run(r, experiment, tolerance) for r in runs), key=lambda f: (f.worst, f.model))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import RenaissanceError
+from ..errors import RenaissanceError, SettingsError
 
 
 def perturb_conserving(x_star: np.ndarray, pools: np.ndarray, fraction: float, n: int, rng: np.random.Generator,
@@ -27,7 +27,7 @@ def perturb_conserving(x_star: np.ndarray, pools: np.ndarray, fraction: float, n
     fraction : p in [0, 1)
     """
     if not 0 <= fraction < 1:
-        raise ValueError(f"fraction == {fraction!r}, must be in [0, 1)")
+        raise SettingsError(f"fraction == {fraction!r}, must be in [0, 1)")
     low, high = x_star * (1 - fraction), x_star * (1 + fraction)
     if len(pools):
         scaled = pools * x_star  # C D^(1/2)

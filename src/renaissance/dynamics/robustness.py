@@ -4,14 +4,14 @@ For each model (Km, Vmax) and each of K perturbations (:mod:`.perturb`, pools ke
 balanced species are integrated in log coordinates (:mod:`.integrate`) and, at each requested
 time, the relative deviation x(t) / x* - 1 of every species and of the growth flux is recorded.
 A species has *returned* at time t when |x(t) / x* - 1| <= ``tolerance`` (default 1%); the
-study also reports every fraction at :data:`LAB_TOLERANCE` (5%), the criterion of the same group's
+study also reports every fraction at :data:`.robustness_report.LAB_TOLERANCE` (5%), the criterion of the same group's
 robustness test (github EPFL-LCSB/human-cancer-kinetic-models,
 ``scripts/utils/robustness_test_simulation.py``: non-linearly stable when every concentration is
 back within 5%, "95% damping of the original perturbation"; the paper does not state its own). A run
 that escapes (any species ``escape_fold`` away), fails or turns non-finite has returned nowhere.
 Groups (the paper's): ``biomass`` (the growth flux; the model's growth reaction, see
 :mod:`renaissance.growth`), cofactor groups found by species id (``NADH``, ``ATP``, ``NADPH`` from
-the shipped ``robustness_groups.yaml``, or the user's, :func:`read_groups` / :func:`parse_groups`)
+the shipped ``robustness_groups.yaml``, or the user's, :mod:`.groups`)
 and ``cytosolic`` (all balanced species of compartment c); a group has returned when all its
 members have. Groups the model cannot form are skipped and named in ``RobustnessProblem.skipped``.
 The paper's percentages are shown beside a group only for the model they were published for
@@ -19,7 +19,7 @@ The paper's percentages are shown beside a group only for the model they were pu
 
 Results stream to ``OUT/runs.csv`` one model at a time (every row of a model written at once),
 so an interrupted study keeps its finished models and ``resume`` continues after them (with the
-settings saved beside the table, :mod:`.resumable`).
+settings saved beside the table, :mod:`renaissance.plumbing.resumable`).
 Models are spread over a process pool; each model's perturbations come from
 ``default_rng([seed, model_index])``, so results do not depend on the number of workers.
 """
@@ -36,109 +36,35 @@ from pathlib import Path
 
 import numpy as np
 
+from .._declare import POSITIVE, Declared, Each, Int, setting
 from .._files import write_text_atomic
-from .._validation import check_float, check_int
-from ..errors import ConstraintsError, ModelFormatError, RenaissanceError, located
-from ..growth import guess_growth_reaction
+from ..errors import RenaissanceError
+from ..growth import guess_growth_reaction, resolve_growth
 from ..model.compiled import CompiledModel
-from ..model.io import read_yaml
-from ..settings import UnitSettings
+from ..parameterised.model import ParameterisedModel
+from ..plumbing.resumable import ResultTable, array_digest, in_pool
+from ..settings import PERTURBATION, RETURN_TOLERANCE, SEED, UnitSettings
 from ..shipped import ROBUSTNESS_GROUPS, model_presets
 from ..steadystate import SteadyState, state_arrays
 from ..steadystate.table import pool_turnover
+from .groups import CYTOSOL, missing_members, parse_groups, read_groups
 from .integrate import IntegrationSettings, integrate
 from .perturb import perturb_conserving
-from .resumable import ResultTable, array_digest, in_pool
+from .robustness_report import LAB_TOLERANCE, paper_value
 from .system import cell_ode
 
 RUNS = "runs.csv"
-#: check times (minutes) of the paper's robustness table
-PAPER_TIMES = (24.0, 34.0)
-#: groups that do not come from a groups file
-BUILT_IN_GROUPS = ("biomass", "cytosolic", "all")
-#: the compartment of the ``cytosolic`` group
-CYTOSOL = "c"
-
-#: the return tolerance of the lab's own robustness test (see module docstring)
-LAB_TOLERANCE = 0.05
-
-
-def paper_value(group: str, time_min: float, paper: Mapping) -> float | None:
-    """The published percentage for ``group`` at ``time_min`` (one of :data:`PAPER_TIMES`) in
-    ``paper`` (group -> percentages at PAPER_TIMES); None where it gives none."""
-    return dict(zip(PAPER_TIMES, paper.get(group, (None, None)))).get(time_min)
-
-
-def read_groups(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
-    """The cofactor groups of a YAML file ``groups: {NAME: [species, ...]}`` (layout of the shipped
-    ``robustness_groups.yaml``); a malformed file is one :class:`ConstraintsError` naming it."""
-    source = str(path)
-    try:
-        data = read_yaml(path)
-    except ModelFormatError as exc:
-        raise ConstraintsError(str(exc)) from None
-    table = data.get("groups") if isinstance(data, dict) else None
-    if not isinstance(table, dict):
-        raise ConstraintsError(located(source, "groups", "missing: a mapping NAME: [species, ...]"))
-    groups = {}
-    for name, species in table.items():
-        if not (isinstance(species, list) and species and all(isinstance(s, str) and s for s in species)):
-            raise ConstraintsError(located(source, f"groups.{name}", f"must be a list of species ids, got {species!r}"))
-        groups[str(name)] = tuple(species)
-    return _checked_names(groups, source)
-
-
-def parse_groups(spec: str) -> dict[str, tuple[str, ...]]:
-    """Cofactor groups from the command line: ``NAME=species1+species2,NAME2=species3`` (empty:
-    none), or the path of a YAML groups file (:func:`read_groups`) when ``spec`` ends in
-    ``.yaml`` or ``.yml``."""
-    if spec.endswith((".yaml", ".yml")):
-        return read_groups(spec)
-    groups = {}
-    for item in (part.strip() for part in spec.split(",") if part.strip()):
-        name, sep, members = item.partition("=")
-        species = tuple(s.strip() for s in members.split("+"))
-        if not sep or not name.strip() or not all(species):
-            raise ConstraintsError(f"--groups '{item}': expected NAME=species1+species2")
-        groups[name.strip()] = species
-    return _checked_names(groups, "--groups")
-
-
-def _checked_names(groups: dict, source: str) -> dict:
-    reserved = sorted(set(groups) & set(BUILT_IN_GROUPS))
-    if reserved:
-        raise ConstraintsError(located(source, f"groups {reserved}", f"reserved names; {list(BUILT_IN_GROUPS)} are "
-                                       "built in (growth flux, compartment c, every species)"))
-    return groups
-
-
-def missing_members(groups: dict[str, tuple[str, ...]], species) -> dict[str, list[str]]:
-    """Per group of ``groups``, its members that are not in ``species`` (groups complete: left out)."""
-    known = set(species)
-    return {name: [s for s in members if s not in known] for name, members in groups.items()
-            if not set(members) <= known}
-
-
 @dataclass(frozen=True, kw_only=True)
-class RobustnessSettings:
+class RobustnessSettings(Declared, table="robustness"):
     """Perturbation size ``perturbation`` (p: +-p x*), ``n_perturbations`` per model, check
     ``times_min`` (minutes), return ``tolerance`` (relative), ``seed``, solver ``integration``."""
 
-    perturbation: float = 0.5
-    n_perturbations: int = 1
-    times_min: tuple[float, ...] = (24.0, 34.0)
-    tolerance: float = 0.01
-    seed: int = 0
+    perturbation: float = PERTURBATION.field()
+    n_perturbations: int = setting(1, Int())
+    times_min: tuple[float, ...] = setting((24.0, 34.0), Each(POSITIVE, "times (minutes)", cast=float, increasing=True))
+    tolerance: float = RETURN_TOLERANCE.field()
+    seed: int = SEED.field()
     integration: IntegrationSettings = field(default_factory=IntegrationSettings)
-
-    def __post_init__(self) -> None:
-        check_float(self.perturbation, "perturbation", low=0.0, high=1.0, high_open=True)
-        check_int(self.n_perturbations, "n_perturbations")
-        object.__setattr__(self, "times_min", tuple(float(t) for t in self.times_min))
-        if not self.times_min or any(t <= 0 for t in self.times_min) or list(self.times_min) != sorted(self.times_min):
-            raise ValueError(f"times_min == {self.times_min}, must be increasing values > 0 (minutes)")
-        check_float(self.tolerance, "tolerance", low=0.0, low_open=True)
-        check_int(self.seed, "seed", min_value=0)
 
 
 @dataclass(frozen=True)
@@ -202,6 +128,26 @@ def robustness_problem(cm: CompiledModel, state: SteadyState, units: UnitSetting
                              None if growth_reaction is None else reactions.index(growth_reaction), found,
                              pool_turnover(cm, arrays) / units.time_scale,
                              dict(model_presets(cm.model).paper if paper is None else paper), tuple(skipped))
+
+
+def study_problem(model: ParameterisedModel, *, growth: str | None = None,
+                  constraints: str | os.PathLike | None = None, medium: str | os.PathLike | None = None,
+                  groups: str | None = None) -> RobustnessProblem:
+    """The robustness problem of a population's ``model`` (the options of ``renaissance robustness``).
+
+    The growth reaction is ``growth``, else that of the ``constraints`` file, else the ``biomass``
+    entry of the ``medium`` file, else the one the model's own constraints record, else the only
+    reaction named like one (:func:`renaissance.growth.resolve_growth`). ``groups``: cofactor
+    groups as :func:`.groups.parse_groups` reads them (None: the shipped ones, those the model
+    lacks skipped); a given group with a species the model does not balance is an error."""
+    growth_reaction = resolve_growth(model.reactions, given=growth, constraints=constraints, medium=medium,
+                                     recorded=model.growth_reaction)
+    cofactors = None if groups is None else parse_groups(groups)
+    lacking = missing_members(cofactors or {}, model.cm.structure.variables)
+    if lacking:
+        raise RenaissanceError("--groups: " + "; ".join(f"group {name}: {', '.join(species)} not a balanced species "
+                                                       "of the model" for name, species in lacking.items()))
+    return robustness_problem(model.cm, model.state, model.units, growth_reaction, cofactors)
 
 
 @dataclass(frozen=True)
@@ -297,7 +243,7 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
     ``status`` (``ok``, ``escaped``, ``failed``, ``non_finite``), ``stopped_by`` (species furthest
     out when a run stopped), ``growth`` (v/v* - 1 of the growth flux, relative; NaN without one)
     and one column per balanced species (x/x* - 1, relative; NaN after a stop). The settings go to
-    ``out_dir/runs.settings.json`` (:mod:`.resumable`), the group fractions to ``summary.csv``.
+    ``out_dir/runs.settings.json`` (:mod:`renaissance.plumbing.resumable`), the group fractions to ``summary.csv``.
 
     ``models``: the population indices of the rows (default 0..N-1), used for seeds and output.
     ``resume``: keep the finished models of ``out_dir`` and run only the others; other settings
@@ -401,41 +347,3 @@ def _result_from_rows(model: int, rows: list[list[str]], settings: RobustnessSet
     return ModelResult(model, values[:, :, 1:], values[:, :, 0],
                        np.array([rows[k * T][3] for k in range(K)], dtype=object),
                        np.array([rows[k * T][4] for k in range(K)], dtype=object), 0.0)
-
-
-def study_report(study: StudyResult, n_species: int = 5) -> list[str]:
-    """Plain-language lines under the table: how many runs escaped and what drove them out, the
-    species last to return (pool size and turnover) and what the paper's numbers would need."""
-    settings, problem = study.settings, study.problem
-    counts = study.status_counts()
-    runs = sum(counts.values())
-    lines = []
-    left = runs - counts.get("ok", 0)
-    if left:
-        drivers = ", ".join(f"{name} {n}" for name, n in list(study.escaped_species().items())[:4])
-        lines.append(
-            f"{left} of {runs} runs did not return: {counts.get('escaped', 0)} escaped (some species left the "
-            f"{settings.integration.escape_fold:g}-fold neighbourhood of the steady state and the run was stopped"
-            + (f"; species furthest out: {drivers}" if drivers else "") + ")"
-            + "".join(f", {counts[s]} {s}" for s in ("failed", "non_finite") if counts.get(s))
-            + ". Such runs count as not returned in every group: the perturbation took these models to another "
-            "state (or none), not back to the steady state.")
-    t = settings.times_min[0]
-    index = {s: i for i, s in enumerate(problem.species)}
-    slow = "; ".join(
-        f"{name} {100 * fraction:.0f}% (pool {1e3 * problem.concentrations[index[name]]:.3g} mM, turnover "
-        f"{problem.turnover[index[name]]:.3g} 1/h)" for name, fraction in study.slowest_species(0, n_species))
-    lines.append(f"last to return at {t:g} min (share of runs back within {100 * settings.tolerance:g}%): {slow}. "
-                 "A pool returns at the rate of the slowest mode it takes part in; large pools with little "
-                 "turnover and small pools coupled to them lag.")
-    needed = study.paper_tolerances()
-    parts = [f"{g} at {t:g} min: {_percent(tol, left, runs)}" for g, tols in needed.items()
-             for t, tol in zip(settings.times_min, tols) if tol is not None]
-    if parts:
-        lines.append("return tolerance at which these models meet the paper's percentage (the paper does not state "
-                     "its own): " + ", ".join(parts) + ".")
-    return lines
-
-
-def _percent(tolerance: float, left: int, runs: int) -> str:
-    return f"never ({left} of {runs} runs did not return)" if not math.isfinite(tolerance) else f"{100 * tolerance:.2g}%"

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dynamics.robustness import ModelResult, RobustnessProblem, RobustnessSettings, robustness_problem
-from ..dynamics.streaming import ModelPool
 from ..errors import RenaissanceError
 from ..growth import resolve_growth
+from ..parameterised.model import ParameterisedModel
+from ..plumbing.streaming import ModelPool
 from ..stability import back_calculate_vmax
 from .settings import TrainSettings
 
@@ -39,13 +40,13 @@ class RobustnessReward:
         return self.problem, self.settings
 
 
-def robustness_reward(cm, state, settings: TrainSettings) -> RobustnessReward:
-    """The robustness term of ``settings.robustness`` at ``state`` (``cm`` with the state's Keq).
+def robustness_reward(model: ParameterisedModel, settings: TrainSettings) -> RobustnessReward:
+    """The robustness term of ``settings.robustness`` for ``model`` at its state.
 
     Raises RenaissanceError when the model has no growth reaction (the term scores growth)."""
     term = settings.robustness
-    growth = resolve_growth(cm.structure.reactions, given=term.growth_reaction, constraints=settings.problem.constraints)
-    problem = robustness_problem(cm, state, settings.problem.units, growth)
+    growth = resolve_growth(model.reactions, given=term.growth_reaction, recorded=model.growth_reaction)
+    problem = robustness_problem(model.cm, model.state, model.units, growth)
     if problem.growth is None:
         raise RenaissanceError(
             f"{settings.problem.model}: robustness reward: the model has no growth reaction (no reaction id contains "

@@ -8,7 +8,7 @@ A training configuration is a TOML file with five tables; every key is optional:
     [problem]                     # paths relative to this file
     model = "ecoli_varma_curated.yaml"
     steady_state = "ecoli_steady_state.csv"   # or: states = "states.csv", state_index = 12
-    fixed_km = "measured_km.csv"              # optional (see renaissance.generator.fixed_km)
+    fixed_km = "measured_km.csv"              # optional (see renaissance.parameterised.fixed)
     constraints = "constraints.yaml"          # optional: the state's constraints (growth reaction)
 
     [units]                       # renaissance.settings.UnitSettings
@@ -38,11 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._declare import NON_NEGATIVE, POSITIVE, Choice, Declared, Each, Float, Int, OrNone, Text, setting
 from .._files import write_text_atomic
-from .._validation import check_choice, check_float, check_int, check_range
-from ..config import ConfigError, build, km_bounds_to_ln, read_toml, toml_text
-from ..errors import located
-from ..settings import LN_KM_BOUNDS, VALID_LAMBDA_MAX, UnitSettings
+from ..config import ConfigError, build, km_bounds_to_ln, read_config, refuse_unknown, toml_text
+from ..errors import SettingsError, located
+from ..parameterised.settings import ProblemSettings, problem_from_table, problem_to_table
+from ..settings import LN_KM_RANGE, PERTURBATION, RETURN_TIME_MIN, RETURN_TOLERANCE, SEED, THRESHOLD, UnitSettings
 from ..shipped import shipped_path
 
 MAPPINGS = ("tanh", "batch_minmax")
@@ -51,7 +52,7 @@ DTYPES = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True, kw_only=True)
-class GeneratorSettings:
+class GeneratorSettings(Declared, table="generator"):
     """The generator network and the map from its outputs to ln Km.
 
     Network: z ~ N(0, I_latent) -> dense layers ``hidden`` (tanh, dropout during training) ->
@@ -75,33 +76,15 @@ class GeneratorSettings:
                                   generation on CPUs with AMX/AVX512-BF16; outputs stay float32)
     """
 
-    latent_dim: int = 99
-    hidden: tuple[int, ...] = (256, 512, 1024)
-    dropout: float = 0.5
-    mapping: str = "tanh"
-    offset_gain: float = 50.0
-    ln_km_bounds: tuple[float, float] = LN_KM_BOUNDS
-    ln_ki_bounds: tuple[float, float] | None = None
-    ln_ka_bounds: tuple[float, float] | None = None
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        check_int(self.latent_dim, "generator.latent_dim")
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        if not self.hidden:
-            raise ValueError("generator.hidden == (), must list at least one layer width")
-        for width in self.hidden:
-            check_int(width, "generator.hidden[]")
-        check_float(self.dropout, "generator.dropout", low=0.0, high=1.0, high_open=True)
-        check_choice(self.mapping, "generator.mapping", MAPPINGS)
-        check_float(self.offset_gain, "generator.offset_gain", low=0.0)
-        for kind in ("km", "ki", "ka"):
-            name = f"ln_{kind}_bounds"
-            bounds = getattr(self, name)
-            if bounds is None and kind != "km":
-                continue
-            object.__setattr__(self, name, check_range(bounds, f"generator.{name}"))
-        check_choice(self.dtype, "generator.dtype", DTYPES)
+    latent_dim: int = setting(99, Int())
+    hidden: tuple[int, ...] = setting((256, 512, 1024), Each(Int(), "layer widths"))
+    dropout: float = setting(0.5, Float(0.0, 1.0, high_open=True))
+    mapping: str = setting("tanh", Choice(MAPPINGS))
+    offset_gain: float = setting(50.0, NON_NEGATIVE)
+    ln_km_bounds: tuple[float, float] = LN_KM_RANGE.field()
+    ln_ki_bounds: tuple[float, float] | None = setting(None, OrNone(LN_KM_RANGE.rule))
+    ln_ka_bounds: tuple[float, float] | None = setting(None, OrNone(LN_KM_RANGE.rule))
+    dtype: str = setting("float32", Choice(DTYPES))
 
     def kind_bounds(self, kind: str) -> tuple[float, float]:
         """ln(K / (mol/L)) range of the constants of ``kind`` (``km``, ``ki`` or ``ka``)."""
@@ -114,7 +97,7 @@ class GeneratorSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class NESSettings:
+class NESSettings(Declared, table="nes"):
     """Natural Evolution Strategies on the generator's weights.
 
     Per generation: ``population`` children theta + sigma * eps_i (``antithetic``: eps_i and
@@ -123,7 +106,7 @@ class NESSettings:
     theta <- theta + learning_rate / (population * sigma) * sum_i eps_i * r_i;
     then learning_rate <- learning_rate * (1 - lr_decay).
 
-    ``reward`` is a name in :data:`renaissance.generator.rewards.REWARDS` or
+    ``reward`` is a name in :data:`renaissance.stability.rewards.REWARDS` or
     ``"package.module:function"``. ``common_latent``: all children see the same latent noise.
     ``threshold`` (1/h): a model is valid when lambda_max <= threshold. ``target_lambda`` (1/h,
     optional, <= threshold): the speed training aims at; the reward counts a model as a success
@@ -133,39 +116,27 @@ class NESSettings:
     ``generator_incidence`` and ``generator_lambda_q50``; 0 disables it.
     """
 
-    generations: int = 50
-    population: int = 20
-    sigma: float = 0.002
-    models_per_child: int = 100
-    learning_rate: float = 1e-4
-    lr_decay: float = 0.03
+    generations: int = setting(50, Int(0))
+    population: int = setting(20, Int(2))
+    sigma: float = setting(0.002, POSITIVE)
+    models_per_child: int = setting(100, Int())
+    learning_rate: float = setting(1e-4, NON_NEGATIVE)
+    lr_decay: float = setting(0.03, Float(0.0, 1.0, high_open=True))
     antithetic: bool = True
     common_latent: bool = True
-    shaping: str = "centered_rank"
-    reward: str = "rank_incidence"
-    threshold: float = VALID_LAMBDA_MAX
-    target_lambda: float | None = None
-    monitor_models: int = 50
+    shaping: str = setting("centered_rank", Choice(SHAPINGS))
+    reward: str = setting("rank_incidence", Text("a reward name or 'module:function'"))
+    threshold: float = THRESHOLD.field()
+    target_lambda: float | None = setting(None, OrNone(Float()))
+    monitor_models: int = setting(50, Int(0))
 
-    def __post_init__(self) -> None:
-        check_int(self.generations, "nes.generations", min_value=0)
-        check_int(self.monitor_models, "nes.monitor_models", min_value=0)
-        check_int(self.population, "nes.population", min_value=2)
+    def _check(self) -> None:
+        """Antithetic pairs need an even population; a target is at least as fast as the threshold."""
         if self.antithetic and self.population % 2:
-            raise ValueError(f"nes.population == {self.population}, must be even with antithetic = true")
-        check_float(self.sigma, "nes.sigma", low=0.0, low_open=True)
-        check_int(self.models_per_child, "nes.models_per_child")
-        check_float(self.learning_rate, "nes.learning_rate", low=0.0)
-        check_float(self.lr_decay, "nes.lr_decay", low=0.0, high=1.0, high_open=True)
-        check_choice(self.shaping, "nes.shaping", SHAPINGS)
-        if not isinstance(self.reward, str) or not self.reward:
-            raise ValueError(f"nes.reward == {self.reward!r}, must be a reward name or 'module:function'")
-        check_float(self.threshold, "nes.threshold")
-        if self.target_lambda is not None:
-            check_float(self.target_lambda, "nes.target_lambda")
-            if not (self.target_lambda < 0 and self.target_lambda <= self.threshold):
-                raise ValueError(f"nes.target_lambda == {self.target_lambda!r}, must be < 0 and <= nes.threshold "
-                                 f"({self.threshold:g} 1/h): a target is a speed at least as fast as the threshold")
+            raise SettingsError(f"nes.population == {self.population}, must be even with antithetic = true")
+        if self.target_lambda is not None and not (self.target_lambda < 0 and self.target_lambda <= self.threshold):
+            raise SettingsError(f"nes.target_lambda == {self.target_lambda!r}, must be < 0 and <= nes.threshold "
+                                f"({self.threshold:g} 1/h): a target is a speed at least as fast as the threshold")
 
     @property
     def reward_threshold(self) -> float:
@@ -174,7 +145,7 @@ class NESSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RobustnessRewardSettings:
+class RobustnessRewardSettings(Declared, table="robustness"):
     """Optional reward term for nonlinear robustness (beyond the paper); off when ``models_per_child`` = 0.
 
     Each generation, the first ``models_per_child`` valid models of every child are perturbed
@@ -189,21 +160,12 @@ class RobustnessRewardSettings:
     (:mod:`renaissance.growth`); a model without a growth reaction cannot use this term.
     """
 
-    models_per_child: int = 0
-    weight: float = 1.0
-    perturbation: float = 0.5
-    time_min: float = 24.0
-    tolerance: float = 0.01
-    growth_reaction: str | None = None
-
-    def __post_init__(self) -> None:
-        check_int(self.models_per_child, "robustness.models_per_child", min_value=0)
-        check_float(self.weight, "robustness.weight", low=0.0, low_open=True)
-        check_float(self.perturbation, "robustness.perturbation", low=0.0, high=1.0, low_open=True, high_open=True)
-        check_float(self.time_min, "robustness.time_min", low=0.0, low_open=True)
-        check_float(self.tolerance, "robustness.tolerance", low=0.0, low_open=True)
-        if self.growth_reaction is not None and not (isinstance(self.growth_reaction, str) and self.growth_reaction):
-            raise ValueError(f"robustness.growth_reaction == {self.growth_reaction!r}, must be a reaction id")
+    models_per_child: int = setting(0, Int(0))
+    weight: float = setting(1.0, POSITIVE)
+    perturbation: float = PERTURBATION.field()
+    time_min: float = RETURN_TIME_MIN.field(24.0)
+    tolerance: float = RETURN_TOLERANCE.field()
+    growth_reaction: str | None = setting(None, OrNone(Text("a reaction id")))
 
     @property
     def enabled(self) -> bool:
@@ -211,31 +173,7 @@ class RobustnessRewardSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ProblemSettings:
-    """What is parameterised: a model, one steady state, optional fixed/measured Km.
-
-    The state is ``steady_state`` (an ``id,kind,value`` CSV) or row ``state_index`` of a
-    sampled-states file ``states``; exactly one of the two. ``constraints`` (optional): the
-    constraints file the state was made under; its ``growth.reaction`` is the growth reaction of
-    the robustness study and the bioreactor.
-    """
-
-    model: str
-    steady_state: str | None = None
-    states: str | None = None
-    state_index: int = 0
-    fixed_km: str | None = None
-    constraints: str | None = None
-    units: UnitSettings = field(default_factory=UnitSettings)
-
-    def __post_init__(self) -> None:
-        if (self.steady_state is None) == (self.states is None):
-            raise ValueError("problem: give exactly one of steady_state and states")
-        check_int(self.state_index, "problem.state_index", min_value=0)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainSettings:
+class TrainSettings(Declared):
     """Everything a training run needs; written to ``RUN_DIR/config.toml``."""
 
     problem: ProblemSettings
@@ -243,12 +181,8 @@ class TrainSettings:
     nes: NESSettings = field(default_factory=NESSettings)
     robustness: RobustnessRewardSettings = field(default_factory=RobustnessRewardSettings)
     preset: str = "default"
-    seed: int = 0
-    final_samples: int = 1000
-
-    def __post_init__(self) -> None:
-        check_int(self.seed, "seed", min_value=0)
-        check_int(self.final_samples, "final_samples", min_value=0)
+    seed: int = SEED.field()
+    final_samples: int = setting(1000, Int(0))
 
 
 #: named presets: overrides of the dataclass defaults per table
@@ -290,9 +224,7 @@ def shipped_state(name_or_path: str) -> Path:
 
 def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: str | None = None) -> TrainSettings:
     """Build :class:`TrainSettings` from a TOML-shaped dict; relative paths resolve in ``base_dir``."""
-    unknown = sorted(set(data) - _TABLES - _TOP)
-    if unknown:
-        raise ConfigError(located(source, f"keys {unknown}", f"unknown; known: {sorted(_TABLES | _TOP)}"))
+    refuse_unknown(data, _TABLES | _TOP, "", source)
     preset = data.get("preset", "default")
     if preset not in PRESETS:
         raise ConfigError(located(source, f"preset '{preset}'", f"unknown; known: {sorted(PRESETS)}"))
@@ -303,15 +235,10 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
         nes = build(NESSettings, {**PRESETS[preset]["nes"], **data.get("nes", {})}, "nes", source)
         robustness = build(RobustnessRewardSettings, data.get("robustness", {}), "robustness", source)
         units = build(UnitSettings, data.get("units", {}), "units", source)
-        problem_table = dict(data.get("problem", {}))
-        if "model" not in problem_table:
-            raise ConfigError(located(source, "problem.model", "missing (path of a SKiMpy YAML model)"))
-        for key in ("model", "steady_state", "states", "fixed_km", "constraints"):
-            if problem_table.get(key) is not None:
-                problem_table[key] = str((Path(base_dir) / problem_table[key]).resolve())
-        problem = build(ProblemSettings, {**problem_table, "units": units}, "problem", source)
+        problem = problem_from_table(data.get("problem", {}), units, base_dir, source)
         top = {k: data[k] for k in ("seed", "final_samples") if k in data}
-        return TrainSettings(problem=problem, generator=generator, nes=nes, robustness=robustness, preset=preset, **top)
+        return build(TrainSettings, dict(problem=problem, generator=generator, nes=nes, robustness=robustness,
+                                         preset=preset, **top), "", source)
     except (TypeError, ValueError) as exc:
         raise ConfigError(located(source, "settings", str(exc))) from None
 
@@ -319,7 +246,7 @@ def settings_from_dict(data: dict, base_dir: str | os.PathLike = ".", source: st
 def load_settings(path: str | os.PathLike | None = None) -> TrainSettings:
     """Read a training configuration (default: the shipped E. coli one)."""
     path = Path(path) if path is not None else default_config_path()
-    return settings_from_dict(read_toml(path), path.parent, str(path))
+    return settings_from_dict(read_config(path), path.parent, str(path))
 
 
 def configured_settings(config: str | os.PathLike | None = None, *, preset: str | None = None,
@@ -367,10 +294,9 @@ def configured_settings(config: str | os.PathLike | None = None, *, preset: str 
 
 def settings_to_dict(settings: TrainSettings) -> dict:
     """The TOML-shaped dict of ``settings`` (absolute paths, every value explicit)."""
-    problem = {k: v for k, v in asdict(settings.problem).items() if k != "units" and v is not None}
     return {
         "preset": settings.preset, "seed": settings.seed, "final_samples": settings.final_samples,
-        "problem": problem, "units": asdict(settings.problem.units),
+        "problem": problem_to_table(settings.problem), "units": asdict(settings.problem.units),
         "generator": asdict(settings.generator), "nes": asdict(settings.nes),
         "robustness": asdict(settings.robustness),
     }

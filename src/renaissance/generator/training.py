@@ -23,22 +23,18 @@ import torch
 
 from .._files import write_npz_atomic, write_text_atomic
 from ..dynamics.robustness import model_task
-from ..dynamics.streaming import ModelPool
-from ..errors import RenaissanceError, SteadyStateError, located
-from ..model import compile_model, load_model
-from ..model.compiled import CompiledModel
-from ..stability import StabilityProblem, StabilityResult, evaluate_stability, prepare_stability
+from ..errors import RenaissanceError
+from ..parameterised.fixed import FixedKm
+from ..parameterised.model import ParameterisedModel, parameterise
+from ..plumbing.streaming import ModelPool
+from ..stability import StabilityResult, evaluate_stability
+from ..stability.rewards import Reward, resolve_reward, shape_rewards
 from ..stability.structural import check_structure, km_independent_mode
-from ..steadystate import SteadyState, read_steady_state, validate_steady_state
-from ..steadystate.samples_io import read_sample_state
-from ..steadystate.table import model_for_state
 from .checkpoint import CHECKPOINT, HISTORY_COLUMNS, RunState, load_checkpoint, save_checkpoint
-from .fixed_km import FixedKm, no_fixed_km, read_fixed_km, sample_fixed_ln_km
 from .nes import nes_update, sample_noise
 from .network import Layout, forward, init_parameters, network_layout, to_ln_km
-from .rewards import Reward, resolve_reward, shape_rewards
 from .robust_reward import RobustnessReward, robustness_reward, robustness_scores
-from .settings import GeneratorSettings, ProblemSettings, TrainSettings, load_settings, save_settings
+from .settings import GeneratorSettings, TrainSettings, load_settings, save_settings
 
 CONFIG = "config.toml"
 HISTORY = "history.csv"
@@ -48,49 +44,15 @@ FINAL = "final.npz"
 PROBE_SETS = 32
 
 
-@dataclass(frozen=True)
-class TrainingProblem:
-    """The stability problem at the training state and which Km the generator emits."""
-
-    stability: StabilityProblem
-    fixed: FixedKm
-    free: np.ndarray  # (n_free,) columns of km_names emitted by the generator
-    label: str  # the state, for messages
-    cm: CompiledModel  # with the state's Keq overrides
-    state: SteadyState
-
-    @property
-    def n_km(self) -> int:
-        return len(self.stability.km_names)
-
-    @property
-    def free_kinds(self) -> np.ndarray:
-        """(n_free,) kind (``km``, ``ki``, ``ka``) of each emitted constant."""
-        return self.cm.km_kinds[self.free]
-
-    @property
-    def used(self) -> np.ndarray:
-        """(n_km,) bool: Km that enter some rate law."""
-        return np.any(self.stability.mono_km != 0, axis=1) | np.any(self.stability.prefactor != 0, axis=1)
-
-
-def load_problem(settings: ProblemSettings) -> TrainingProblem:
-    """Load the model and state, validate the state, precompute the stability problem."""
-    cm = compile_model(load_model(settings.model))
-    if settings.steady_state is not None:
-        state, label = read_steady_state(settings.steady_state), settings.steady_state
-    else:
-        state, label = read_sample_state(settings.states, settings.state_index), f"{settings.states} state {settings.state_index}"
-    validate_steady_state(cm, state, settings.units)
-    stability = prepare_stability(cm, state, settings.units)
-    if stability.wrong_direction:
-        raise SteadyStateError(located(label, f"reactions {stability.wrong_direction[:5]}", "flux against dG: no Km set can be valid"))
-    fixed = read_fixed_km(settings.fixed_km, cm.km_names) if settings.fixed_km else no_fixed_km()
-    return TrainingProblem(stability, fixed, fixed.free_columns(len(cm.km_names)), label, model_for_state(cm, state), state)
+def sample_fixed_ln_km(fixed: FixedKm, n: int, rng: torch.Generator) -> torch.Tensor:
+    """(n, n_fixed) float64 ln(Km / (mol/L)), each Km uniform in [low, high]."""
+    u = torch.rand((n, len(fixed.names)), generator=rng, dtype=torch.float64, device=rng.device)
+    low, high = torch.as_tensor(fixed.low, device=rng.device), torch.as_tensor(fixed.high, device=rng.device)
+    return torch.log(low + (high - low) * u)
 
 
 def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: GeneratorSettings,
-               problem: TrainingProblem, rng: torch.Generator, *, training: bool, common_latent: bool = True) -> torch.Tensor:
+               problem: ParameterisedModel, rng: torch.Generator, *, training: bool, common_latent: bool = True) -> torch.Tensor:
     """Km sets from each parameter vector: (C, P) -> (C, n_models, n_km) ln(Km / (mol/L)), float64.
 
     Draws, in order: latent noise (shared by the children when ``common_latent``), dropout
@@ -116,12 +78,12 @@ def emit_ln_km(thetas: torch.Tensor, n_models: int, layout: Layout, settings: Ge
 
 
 def generator_sample(theta: torch.Tensor, n: int, layout: Layout, settings: GeneratorSettings,
-                     problem: TrainingProblem, rng: torch.Generator) -> np.ndarray:
+                     problem: ParameterisedModel, rng: torch.Generator) -> np.ndarray:
     """(n, n_km) ln(Km / (mol/L)) emitted by one generator ``theta`` (P,) as in generation (no dropout)."""
     return emit_ln_km(theta[None], n, layout, settings, problem, rng, training=False)[0].cpu().numpy()
 
 
-def evaluate_ln_km(problem: TrainingProblem, ln_km: np.ndarray, threshold: float, n_threads: int | None,
+def evaluate_ln_km(problem: ParameterisedModel, ln_km: np.ndarray, threshold: float, n_threads: int | None,
                    device: str = "cpu", mode: str = "exact") -> StabilityResult:
     """Stability of (B, n_km) ln(Km / (mol/L)) sets; Jacobians on ``device`` (torch backend off the CPU)."""
     return evaluate_stability(problem.stability, np.exp(ln_km), threshold=threshold, mode=mode,
@@ -187,6 +149,7 @@ def train(
     device: str = "cpu",
     on_generation: Callable[[dict], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    model: ParameterisedModel | None = None,
 ) -> TrainingRun:
     """Train a generator; checkpoint to ``run_dir`` after every generation.
 
@@ -208,6 +171,8 @@ def train(
     on_note : callable, optional
         Called with a warning found before training: an unstable mode that every one of
         ``PROBE_SETS`` random constant sets shares (:func:`km_independent_mode`).
+    model : ParameterisedModel, optional
+        ``parameterise(settings.problem)`` when the caller has built it already (not read again).
 
     A structural zero mode at the state (:func:`~renaissance.stability.structural.check_structure`)
     raises :class:`~renaissance.errors.StructureError` before anything is written.
@@ -217,8 +182,8 @@ def train(
         settings = load_run_settings(run_dir)
     elif (run_dir / CHECKPOINT).exists() and not overwrite:
         raise RenaissanceError(f"{run_dir}: holds a training run; resume it or choose overwrite")
-    problem = load_problem(settings.problem)
-    check_structure(problem.cm, problem.state, settings.problem.units, problem.label)
+    problem = model if model is not None and not resume else parameterise(settings.problem)
+    check_structure(problem.cm, problem.state, problem.units, problem.label)
     if on_note is not None and not resume:
         low, high = settings.generator.output_bounds(problem.cm.km_kinds)
         probe = np.random.default_rng(settings.seed).uniform(low, high, (PROBE_SETS, problem.n_km))
@@ -242,7 +207,7 @@ def train(
         theta = init_parameters(layout, torch.Generator().manual_seed(settings.seed)).to(device)
         state = RunState(theta, nes.learning_rate, 0, rng.get_state())
 
-    robust = robustness_reward(problem.cm, problem.state, settings) if settings.robustness.enabled else None
+    robust = robustness_reward(problem, settings) if settings.robustness.enabled else None
     with ModelPool(model_task, robust.context, n_threads) if robust else nullcontext() as pool:
         while state.generation < nes.generations:
             row, lam = _generation(state, settings, layout, problem, reward_fn, rng, robust, pool, n_threads, device)
@@ -263,7 +228,7 @@ def train(
     return _run(settings, problem, state, final, result.lambda_max, result.valid)
 
 
-def _generation(state: RunState, settings: TrainSettings, layout: Layout, problem: TrainingProblem, reward_fn: Reward,
+def _generation(state: RunState, settings: TrainSettings, layout: Layout, problem: ParameterisedModel, reward_fn: Reward,
                 rng: torch.Generator, robust: RobustnessReward | None, pool, n_threads: int | None,
                 device: str) -> tuple[dict, np.ndarray]:
     """One NES generation: update ``state.theta`` in place; return the history row and the
@@ -292,7 +257,7 @@ def _generation(state: RunState, settings: TrainSettings, layout: Layout, proble
     return row, lam
 
 
-def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layout: Layout, problem: TrainingProblem,
+def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layout: Layout, problem: ParameterisedModel,
              n_threads: int | None, device: str) -> tuple[float, float]:
     """(incidence, median lambda_max in 1/h) of ``settings.nes.monitor_models`` fresh models of the
     generator (no dropout), drawn with their own seed ``[seed, generation]`` so the training
@@ -308,7 +273,7 @@ def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layo
     return float(result.valid.mean()), float(np.median(finite)) if finite.size else math.nan
 
 
-def _run(settings: TrainSettings, problem: TrainingProblem, state: RunState, final_ln_km, final_lambda_max,
+def _run(settings: TrainSettings, problem: ParameterisedModel, state: RunState, final_ln_km, final_lambda_max,
          final_valid) -> TrainingRun:
     return TrainingRun(settings, state.theta, {k: np.asarray(v) for k, v in state.history.items()},
                        state.lambda_array(), final_ln_km, final_lambda_max, final_valid, problem.used, problem.free)
@@ -336,7 +301,7 @@ def load_run(run_dir: str | os.PathLike) -> TrainingRun:
     """A finished run read back from ``run_dir`` (its config, last checkpoint and final sample)."""
     run_dir = Path(run_dir)
     settings = load_run_settings(run_dir)
-    problem = load_problem(settings.problem)
+    problem = parameterise(settings.problem)
     state = load_checkpoint(run_dir)
     try:
         with np.load(run_dir / FINAL, allow_pickle=False) as final:

@@ -1,7 +1,8 @@
 """SBML Level 3 export (and import of what the exporter writes) of one parameterised model.
 
-The rate laws are written from the compiled exponent tables (:mod:`renaissance.model.compiled`),
-so every mechanism and modifier of the model file is exported by the same code:
+The rate laws are rendered from the per-reaction description of the one rate law
+(:func:`renaissance.model.ratelaw.reaction_laws`), so every mechanism and modifier of the model
+file is exported by the same code:
 
     v_k = V_k * prod_j K_j^P_kj * (prod_i x_i^Af_ki - prod_i x_i^Ab_ki / Keq_k) * prod_f F_f^e_f,
     F_f = sum_t c_t (sum_m prod_i x_i^Ax_mi prod_j K_j^AK_mj)^p_t
@@ -33,6 +34,7 @@ import numpy as np
 from .._files import write_text_atomic
 from ..errors import RenaissanceError, located
 from ..model.compiled import CompiledModel
+from ..model.ratelaw import ReactionLaw, Term, reaction_laws
 from ..settings import UnitSettings
 from ..steadystate.table import SteadyState, state_arrays
 
@@ -80,37 +82,33 @@ def _product(symbols, exponents) -> str:
 
 
 def rate_formulas(cm: CompiledModel) -> list[str]:
-    """SBML L3 infix formula of every reaction's net rate (symbols: species, Km, Vmax, Keq ids)."""
+    """SBML L3 infix formula of every reaction's net rate (symbols: species, Km, Vmax, Keq ids),
+    rendered from :func:`renaissance.model.ratelaw.reaction_laws`."""
     x = [sid(s) for s in cm.species]
     km = [sid(k) for k in cm.km_names]
-    out = []
-    for k, reaction in enumerate(cm.structure.reactions):
-        r = sid(reaction)
-        forward = _product(x, cm.forward[k])
-        drive = f"({forward} - {_product(x, cm.backward[k])} / k_equilibrium_{r})" if cm.reversible[k] else f"({forward})"
-        dens, gains = [], []
-        for f in np.flatnonzero(cm.fac_rxn == k):
-            factor = "(" + " + ".join(_term(cm, t, x, km) for t in np.flatnonzero(cm.term_fac == f)) + ")"
-            exponent = cm.fac_exponent[f]
-            if exponent == -1:
-                dens.append(factor)
-            elif exponent != 0:
-                gains.append(_power(factor, exponent))
-        prefactor = _product(km, cm.prefactor[k])
-        formula = " * ".join([f"vmax_forward_{r}", prefactor, drive, *gains])
-        out.append(formula + (" / (" + " * ".join(dens) + ")" if dens else ""))
-    return out
+    return [_formula(law, sid(reaction), x, km) for reaction, law in zip(cm.structure.reactions, reaction_laws(cm))]
 
 
-def _term(cm: CompiledModel, t: int, x: list[str], km: list[str]) -> str:
-    """``c * (M_1 + M_2 + ...)^p`` of term ``t`` (coefficient and power left out when 1)."""
-    monomials = [f"{_product(x, cm.mono_x[m])} * {_product(km, cm.mono_km[m])}" for m in np.flatnonzero(cm.mono_term == t)]
+def _formula(law: ReactionLaw, r: str, x: list[str], km: list[str]) -> str:
+    """``vmax * prefactor * (drive) * gains / (denominators)`` of one reaction with SBML id ``r``."""
+    forward = _product(x, law.forward)
+    drive = f"({forward})" if law.backward is None else f"({forward} - {_product(x, law.backward)} / k_equilibrium_{r})"
+    sums = [(factor.exponent, "(" + " + ".join(_term(t, x, km) for t in factor.terms) + ")") for factor in law.factors]
+    dens = [text for exponent, text in sums if exponent == -1]
+    gains = [_power(text, exponent) for exponent, text in sums if exponent not in (-1, 0)]
+    formula = " * ".join([f"vmax_forward_{r}", _product(km, law.prefactor), drive, *gains])
+    return formula + (" / (" + " * ".join(dens) + ")" if dens else "")
+
+
+def _term(term: Term, x: list[str], km: list[str]) -> str:
+    """``c * (M_1 + M_2 + ...)^p`` of one term (coefficient and power left out when 1)."""
+    monomials = [f"{_product(x, mono_x)} * {_product(km, mono_km)}" for mono_x, mono_km in term.monomials]
     text = " + ".join(monomials)
-    if cm.term_power[t] != 1:
-        text = _power(f"({text})", cm.term_power[t])
-    elif len(monomials) > 1 and cm.term_coef[t] != 1:
+    if term.power != 1:
+        text = _power(f"({text})", term.power)
+    elif len(monomials) > 1 and term.coefficient != 1:
         text = f"({text})"
-    return text if cm.term_coef[t] == 1 else f"{_number(cm.term_coef[t])} * {text}"
+    return text if term.coefficient == 1 else f"{_number(term.coefficient)} * {text}"
 
 
 def model_to_sbml(cm: CompiledModel, state: SteadyState, km: np.ndarray, vmax: np.ndarray,
@@ -324,7 +322,7 @@ class ImportedSet:
 def import_parameter_set(path: str | os.PathLike, cm: CompiledModel, units: UnitSettings = UnitSettings()) -> ImportedSet:
     """Read an exported SBML model against ``cm``: every species, reaction and parameter must be
     present; fluxes are the rates of the imported parameters (they reproduce the exported state)."""
-    from ..dynamics.system import rate_laws
+    from ..model.ratelaw import rate_laws
     from ..stability import back_calculate_vmax, prepare_stability
 
     sb = read_sbml(path)

@@ -143,10 +143,9 @@ def population_sets(path: str | os.PathLike, rows=None) -> ParameterSets:
     (model units), for ``rows`` (default: all)."""
     import h5py
 
-    from ..generator.population import read_population
-    from ..generator.training import load_problem
+    from ..parameterised.population import open_population
 
-    cm = load_problem(read_population(path).settings.problem).cm
+    cm = open_population(path)[1].cm
     with h5py.File(path, "r") as f:
         names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in f["parameter_names"][()])
         values = f["parameter_values"][()]

@@ -1,5 +1,6 @@
 """The factors of every rate law, evaluated batched: ``ln prod_f F_f^e_f`` per reaction and its
-derivative with respect to each monomial (see :mod:`renaissance.model.compiled`).
+derivative with respect to each monomial (the G of :mod:`renaissance.model.ratelaw`, which
+assembles the whole law; arrays of :mod:`renaissance.model.compiled`).
 
 For monomials ``M`` (..., n_mono):
 

@@ -2,7 +2,8 @@
 
 ``model_from_dict`` validates everything once and raises :class:`ModelFormatError` naming the
 file, the entity and the problem; ``model_to_dict`` writes the same layout back (stable key
-order, no anchors). Files are read with a ``yaml.SafeLoader`` that also rejects duplicate keys.
+order, no anchors). Files are read with :func:`renaissance.config.parse_yaml` (a ``yaml.SafeLoader``
+that also rejects duplicate keys).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 
 import yaml
 
+from .. import config
 from .._files import read_text, write_text_atomic
 from ..errors import ModelFormatError, located
 from .kinetic_model import BoundaryCondition, KineticModel, Modifier, Reaction
@@ -23,33 +25,24 @@ _TOP_LEVEL = (
 _BOUNDARY_CLASSES = ("ConstantConcentration", "BoundaryFlux")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
-
-    def construct_mapping(self, node, deep=False):  # noqa: D102
-        keys = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in keys:
-                raise ModelFormatError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-            keys.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def read_yaml(path: str | os.PathLike) -> object:
     """Parse a YAML file safely; any syntax error becomes a :class:`ModelFormatError`."""
-    text = read_text(path, ModelFormatError)
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except ModelFormatError as exc:
-        raise ModelFormatError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ModelFormatError(f"{path}: malformed YAML: {exc}") from None
+    return parse_yaml(read_text(path, ModelFormatError), str(path))
+
+
+def parse_yaml(text: str, source: str) -> object:
+    """Parse YAML ``text`` safely, duplicate keys refused (``source`` names it in errors)."""
+    return config.parse_yaml(text, source, ModelFormatError)
 
 
 def load_model(path: str | os.PathLike) -> KineticModel:
     """Read a SKiMpy YAML kinetic model."""
     return model_from_dict(read_yaml(path), source=str(path))
+
+
+def parse_model(text: str, source: str) -> KineticModel:
+    """A SKiMpy YAML kinetic model from its ``text`` (``source`` names it in errors)."""
+    return model_from_dict(parse_yaml(text, source), source=source)
 
 
 def save_model(model: KineticModel, path: str | os.PathLike) -> None:

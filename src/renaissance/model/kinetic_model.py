@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .mechanisms import (MECHANISMS, mechanism_constants, mechanism_fixed_parameters, modifier_constants,
-                         modifier_fixed_parameters)
+from .mechanisms import (
+    MECHANISMS,
+    mechanism_constants,
+    mechanism_fixed_parameters,
+    modifier_constants,
+    modifier_fixed_parameters,
+)
 
 
 @dataclass(frozen=True)

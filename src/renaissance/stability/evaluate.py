@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -167,3 +168,26 @@ def _to_numpy(a) -> np.ndarray:
 
 def _index(idx: np.ndarray, xp, like):
     return idx if xp is np else xp.as_tensor(idx, device=like.device)
+
+
+def evaluate_in_blocks(problem: StabilityProblem, km: np.ndarray, *, block: int = 2000,
+                       on_block: Callable[[int], None] | None = None, **options) -> StabilityResult:
+    """:func:`evaluate_stability` of (B, n_km) Km sets (mol/L), ``block`` rows at a time;
+    ``on_block(rows)`` after each block (progress). ``options`` go to :func:`evaluate_stability`."""
+    parts = []
+    for start in range(0, len(km), block):
+        parts.append(evaluate_stability(problem, km[start:start + block], **options))
+        if on_block is not None:
+            on_block(len(parts[-1].valid))
+    if not parts:
+        return evaluate_stability(problem, km, **options)
+    return StabilityResult(*(np.concatenate([getattr(p, name) for p in parts])
+                             for name in ("lambda_max", "valid", "reason", "certified")), threshold=parts[0].threshold)
+
+
+def stability_table_text(result: StabilityResult) -> str:
+    """``lambda_max,valid,reason`` CSV of ``result``, one row per Km set (empty lambda_max: NaN)."""
+    lines = ["lambda_max,valid,reason"] + [
+        f"{'' if np.isnan(x) else repr(float(x))},{str(bool(v)).lower()},{r}"
+        for x, v, r in zip(result.lambda_max, result.valid, result.reason)]
+    return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import read_text, write_text_atomic
-from ..errors import ParameterFileError, located
+from ..errors import ParameterFileError, SettingsError, located
 from ..settings import KM_BOUNDS
 
 
@@ -104,6 +104,6 @@ def sample_log_uniform_km(n_sets: int, n_km: int, bounds=KM_BOUNDS, seed=None) -
     """Km sets with ln Km uniform in ln(bounds) (mol/L): shape (n_sets, n_km)."""
     low, high = bounds
     if not (0 < low < high):
-        raise ValueError(f"bounds == {bounds!r}, must satisfy 0 < low < high (mol/L)")
+        raise SettingsError(f"bounds == {bounds!r}, must satisfy 0 < low < high (mol/L)")
     rng = np.random.default_rng(seed)
     return np.exp(rng.uniform(np.log(low), np.log(high), size=(n_sets, n_km)))

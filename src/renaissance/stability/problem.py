@@ -1,8 +1,8 @@
 """Vmax back-calculation and batched reduced Jacobians at one steady state.
 
-At a steady state (x*, v*) the log-elasticities of every rate law split into a Km-independent
-part and a sum over the monomials of its factors (see :mod:`renaissance.model.compiled` and
-:mod:`renaissance.model.factors`):
+At a steady state (x*, v*) the log-elasticities of every rate law (:mod:`renaissance.model.ratelaw`)
+split into a Km-independent part, the drive's ``C = d ln |T_f - T_b| / d ln x``, and a sum over
+the monomials of its factors:
 
     d ln v_k / d ln x_j = C_kj + sum_{m in k} w_m a_mj,    w_m = d ln G_k / d ln M_m
 
@@ -12,7 +12,8 @@ J = W N_R diag(v) E diag(1/x) L is affine in the weights w:
     J = J0 + sum_m w_m u_{k(m)} z_m^T      (u_k = W N_R[:, k] v_k,  z_m = L^T diag(1/x) a_m)
 
 :class:`StabilityProblem` precomputes J0 and the outer products ``G[m] = u z^T`` once per state;
-a batch of Km sets then costs one exponential per monomial and one matrix product.
+a batch of Km sets then costs one exponential per monomial (the law's inverse direction,
+:func:`renaissance.model.ratelaw.back_calculate`) and one matrix product.
 The same code runs on numpy arrays and on torch tensors (float64).
 """
 
@@ -23,8 +24,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..model.compiled import CompiledModel
-from ..model.factors import FactorLayout, factor_layout, log_factors
-from ..steadystate.table import StateArrays, displacement
+from ..model.ratelaw import LawsAtState, back_calculate, laws_at_state, log_drive
+from ..steadystate.table import StateArrays
 
 #: per-set outcome codes (index into REASONS)
 OK, NEGATIVE_VMAX, NON_FINITE_VMAX, NON_FINITE_JACOBIAN, EIGEN_FAILED = range(5)
@@ -42,38 +43,38 @@ class StabilityProblem:
     ----------
     ln_km_shift : float
         Add to ln(Km / (mol/L)) to get ln Km in model units.
-    mono_ln_x : (n_mono,)           sum_j a_mj ln x_j
-    mono_km : (n_km, n_mono)        Km exponents of each monomial (transposed)
-    layout : FactorLayout           how monomials form each reaction's factors
+    laws : LawsAtState              the rate laws with the state bound (Vmax and w per Km set)
     active : (n_act,) int           monomials with a non-zero Jacobian term
     G : (n_act, n_mov)              u_{k(m)} z_m^T at the entries of J that move with Km
     moving : (n_mov,) int           those entries (indices into the flattened J)
     J0 : (n * n,)                   flattened Km-independent part
-    ln_g_x : (n_rxn,)               ln |T_f - T_b/Keq| at x* (Km-independent part of ln |g|)
-    prefactor : (n_km, n_rxn)       Km exponents of the prefactors (transposed)
-    signed_v : (n_rxn,)             v* * sign(1 - Gamma/Keq): Vmax = signed_v / |g|
     """
 
     n: int
     ln_km_shift: float
-    mono_ln_x: np.ndarray
-    mono_km: np.ndarray
-    layout: FactorLayout
+    laws: LawsAtState
     active: np.ndarray
     G: np.ndarray
     moving: np.ndarray
     J0: np.ndarray
-    ln_g_x: np.ndarray
-    prefactor: np.ndarray
-    signed_v: np.ndarray
     species: tuple[str, ...]
     reactions: tuple[str, ...]
     km_names: tuple[str, ...]
 
     @property
+    def mono_km(self) -> np.ndarray:
+        """(n_km, n_mono) Km exponents of each monomial (transposed)."""
+        return self.laws.mono_km
+
+    @property
+    def prefactor(self) -> np.ndarray:
+        """(n_km, n_rxn) Km exponents of the prefactors (transposed)."""
+        return self.laws.prefactor
+
+    @property
     def wrong_direction(self) -> list[str]:
         """Reactions whose flux opposes their displacement: Vmax < 0 for every Km set."""
-        return [r for r, s in zip(self.reactions, self.signed_v) if s < 0]
+        return [r for r, s in zip(self.reactions, self.laws.signed_v) if s < 0]
 
     def to_torch(self, device: str = "cpu") -> StabilityProblem:
         """A copy whose arrays are float64 (indices: int64) torch tensors on ``device``."""
@@ -84,7 +85,7 @@ class StabilityProblem:
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
                 value = torch.as_tensor(value, device=device)
-            elif isinstance(value, FactorLayout):
+            elif isinstance(value, LawsAtState):
                 value = value.to_torch(device)
             values[f.name] = value
         return StabilityProblem(**values)
@@ -95,13 +96,7 @@ def build_problem(cm: CompiledModel, state: StateArrays, ln_km_shift: float) -> 
     st = cm.structure
     n_var = len(st.variables)
     x_var = np.exp(state.ln_x[:n_var])
-    dg = displacement(cm, state.ln_x)  # ln(Gamma/Keq); -inf for irreversible
-    ratio = np.exp(dg)
-    one_minus = -np.expm1(dg)  # 1 - Gamma/Keq, accurate near equilibrium
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # d ln(1 - r)/d ln x = -r/(1-r) * d ln Gamma/d ln x
-        C = cm.forward[:, :n_var] - (ratio / one_minus)[:, None] * cm.displacement[:, :n_var]
-    ln_g_x = cm.forward @ state.ln_x + np.log(np.abs(one_minus))
+    C = log_drive(cm, state.ln_x)[2][:, :n_var]  # d ln |T_f - T_b| / d ln x of the variables
 
     Wn = st.weights[st.independent, None] * st.S[st.independent]  # (n, n_rxn)
     U = Wn * state.v  # column k: u_k
@@ -118,16 +113,11 @@ def build_problem(cm: CompiledModel, state: StateArrays, ln_km_shift: float) -> 
     return StabilityProblem(
         n=n,
         ln_km_shift=ln_km_shift,
-        mono_ln_x=cm.mono_x @ state.ln_x,
-        mono_km=np.ascontiguousarray(cm.mono_km.T),
-        layout=factor_layout(cm),
+        laws=laws_at_state(cm, state.ln_x, state.v),
         active=active,
         G=np.ascontiguousarray(G[:, moving]),
         moving=moving,
         J0=J0.reshape(-1),
-        ln_g_x=ln_g_x,
-        prefactor=np.ascontiguousarray(cm.prefactor.T),
-        signed_v=state.v * np.sign(one_minus),
         species=tuple(st.variables[i] for i in st.independent),
         reactions=tuple(st.reactions),
         km_names=tuple(cm.km_names),
@@ -148,8 +138,8 @@ def jacobians_and_vmax(problem: StabilityProblem, ln_km, xp=np):
     J : (B, n, n) reduced Jacobians in 1/h
     vmax : (B, n_rxn) Vmax in model units (concentration / h); the rate constant for mass action
     """
-    M, w, vmax = _monomials_and_vmax(problem, ln_km, xp)
-    J = xp.zeros_like(M[:, :1]) + problem.J0  # (B, n * n)
+    vmax, w = back_calculate(problem.laws, ln_km + problem.ln_km_shift, xp)
+    J = xp.zeros_like(w[:, :1]) + problem.J0  # (B, n * n)
     J[:, problem.moving] = problem.J0[problem.moving] + w[:, problem.active] @ problem.G
     return J.reshape(-1, problem.n, problem.n), vmax
 
@@ -157,17 +147,7 @@ def jacobians_and_vmax(problem: StabilityProblem, ln_km, xp=np):
 def back_calculate_vmax(problem: StabilityProblem, ln_km, xp=np):
     """Vmax (B, n_rxn), model concentration per hour, that reproduce the steady-state fluxes
     for (B, n_km) ln(Km / (mol/L)) (the rate constant for mass action)."""
-    return _monomials_and_vmax(problem, ln_km, xp)[2]
-
-
-def _monomials_and_vmax(problem: StabilityProblem, ln_km, xp):
-    """Factor monomials M (B, n_mono), their weights w = d ln G / d ln M (B, n_mono) and
-    Vmax (B, n_rxn)."""
-    ln_k = ln_km + problem.ln_km_shift
-    M = xp.exp(problem.mono_ln_x + ln_k @ problem.mono_km)
-    ln_G, sign, w = log_factors(problem.layout, M, xp)
-    ln_abs_g = problem.ln_g_x + ln_k @ problem.prefactor + ln_G
-    return M, w, sign * problem.signed_v * xp.exp(-ln_abs_g)
+    return back_calculate(problem.laws, ln_km + problem.ln_km_shift, xp)[0]
 
 
 def screen(J, vmax, xp=np):

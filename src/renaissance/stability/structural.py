@@ -26,7 +26,7 @@ from ..errors import StructureError
 from ..model.compiled import CompiledModel
 from ..model.structure import left_null_space
 from ..settings import UnitSettings
-from ..steadystate.table import SteadyState, StateArrays, model_for_state, state_arrays
+from ..steadystate.table import StateArrays, SteadyState, model_for_state, state_arrays
 from .problem import StabilityProblem, jacobians_and_vmax
 
 #: shown at most per mode

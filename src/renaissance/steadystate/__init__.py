@@ -1,13 +1,20 @@
 """Steady states: table format and validation, and a first thermodynamically consistent state."""
 
-from .table import (
-    SteadyState, SteadyStateReport, StateArrays, displacement, read_steady_state, state_arrays,
-    thermodynamic_displacement, validate_steady_state, write_steady_state,
-)
 from .constraints import load_constraints, save_constraints
 from .sampler import StateSample, sample_steady_states
 from .samples_io import read_sample_state, read_samples, write_samples
 from .settings import TFASettings
+from .table import (
+    StateArrays,
+    SteadyState,
+    SteadyStateReport,
+    displacement,
+    read_steady_state,
+    state_arrays,
+    thermodynamic_displacement,
+    validate_steady_state,
+    write_steady_state,
+)
 from .tfa import find_steady_state
 
 __all__ = [

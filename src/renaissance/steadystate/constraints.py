@@ -1,9 +1,10 @@
 """Constraints files: the experimental and thermodynamic constraints of a steady state, in YAML.
 
 A constraints file holds everything :class:`~renaissance.steadystate.settings.TFASettings` holds,
-plus measured concentrations with their sources. It is read with ``yaml.safe_load`` semantics
-(duplicate keys refused). Units: fluxes in mmol/gDW/h, growth in 1/h, concentrations in mol/L,
-displacements as dG/RT (dimensionless). Every key is optional (``growth.scaling`` and
+plus measured concentrations with their sources. It is read by
+:func:`renaissance.config.read_config` (``yaml.safe_load`` semantics, duplicate keys refused).
+Units: fluxes in mmol/gDW/h, growth in 1/h, concentrations in mol/L, displacements as dG/RT
+(dimensionless). Every key is optional (``growth.scaling`` and
 ``growth.min`` need ``growth.reaction``); unknown keys are errors. Layout, with placeholder ids
 (the shipped E. coli file ``renaissance/data/ecoli_constraints.yaml`` uses every section;
 ``renaissance init`` writes a starter file for any model)::
@@ -62,9 +63,9 @@ from types import MappingProxyType
 import yaml
 
 from .._files import write_text_atomic
-from ..errors import ConstraintsError, ModelFormatError, located
+from ..config import read_config
+from ..errors import ConstraintsError, SettingsError, located
 from ..model.compiled import CompiledModel
-from ..model.io import read_yaml
 from ..shipped import ECOLI_CONSTRAINTS, model_presets
 from .settings import TFASettings
 
@@ -154,11 +155,7 @@ def load_constraints(path: str | os.PathLike, cm: CompiledModel | None = None) -
 
 def read_constraints(path: str | os.PathLike, cm: CompiledModel | None = None) -> Constraints:
     """Like :func:`load_constraints`, also returning the measurements (applied and not applied)."""
-    try:
-        data = read_yaml(path)
-    except ModelFormatError as exc:
-        raise ConstraintsError(str(exc)) from None
-    return constraints_from_dict(data, source=str(path), cm=cm)
+    return constraints_from_dict(read_config(path, ConstraintsError, default="yaml"), source=str(path), cm=cm)
 
 
 def constraints_from_dict(data: object, source: str | None = None, cm: CompiledModel | None = None) -> Constraints:
@@ -175,7 +172,7 @@ def constraints_from_dict(data: object, source: str | None = None, cm: CompiledM
         _check_ids(cm, kw, explicit, measured, not_applied, source)
     try:
         settings = TFASettings(**kw)
-    except ValueError as exc:  # defensive: everything above should already be checked
+    except SettingsError as exc:  # defensive: everything above should already be checked
         raise ConstraintsError(located(source, "settings", str(exc))) from None
     return Constraints(settings, MappingProxyType(measured), MappingProxyType(not_applied))
 

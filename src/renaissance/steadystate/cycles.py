@@ -46,6 +46,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from ..errors import SettingsError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from .settings import TFASettings
@@ -361,7 +362,7 @@ def keq_inconsistent_cycles(cm: CompiledModel, tol: float = 1e-6, max_cycles: in
     for name, mapping in (("directions", directions), ("through", through)):
         unknown = sorted(set(mapping or {}) - set(cm.structure.reactions))
         if unknown:
-            raise ValueError(f"keq_inconsistent_cycles: {name} names unknown reactions {unknown}")
+            raise SettingsError(f"keq_inconsistent_cycles: {name} names unknown reactions {unknown}")
     residual = keq_residual(cm, ln_keq)
     if max_cycles <= 0 or max(map(abs, residual.values()), default=0.0) <= tol:
         return []
@@ -608,3 +609,13 @@ def cycle_report(cm: CompiledModel, settings: TFASettings, units: UnitSettings =
                  + (" (a steady state may run these; check states with keq_inconsistent_cycles("
                     "directions=downhill_directions(...)))" if open_ else ""))
     return "\n".join(lines)
+
+
+def cycles_run_by_patterns(cm: CompiledModel, patterns, max_cycles: int = 3) -> list:
+    """The energy-generating cycles (stored Keq inconsistent, :func:`keq_inconsistent_cycles`, at
+    most ``max_cycles`` per pattern) that each flux direction pattern (n_rxn,) runs."""
+    found = []
+    for pattern in patterns:
+        directions = {r: int(np.sign(d)) for r, d, rev in zip(cm.structure.reactions, pattern, cm.reversible) if rev}
+        found += keq_inconsistent_cycles(cm, max_cycles=max_cycles, directions=directions)
+    return found

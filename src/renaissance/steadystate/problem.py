@@ -40,7 +40,7 @@ from scipy import sparse
 from scipy.linalg import null_space
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, SettingsError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from .settings import TFASettings
@@ -104,18 +104,18 @@ def check_names(cm: CompiledModel, s: TFASettings) -> None:
     an irreversible reaction."""
     reactions, species = set(cm.structure.reactions), set(cm.species)
     if s.growth_reaction is not None and s.growth_reaction not in reactions:
-        raise ValueError(f"TFASettings.growth_reaction == {s.growth_reaction!r} is not a reaction of the model")
+        raise SettingsError(f"TFASettings.growth_reaction == {s.growth_reaction!r} is not a reaction of the model")
     for name in ("fixed_fluxes", "flux_bounds", "dg_bounds", "fixed_directions"):
         unknown = sorted(set(getattr(s, name)) - reactions)
         if unknown:
-            raise ValueError(f"TFASettings.{name}: unknown reactions {unknown}")
+            raise SettingsError(f"TFASettings.{name}: unknown reactions {unknown}")
     unknown = sorted(set(s.species_bounds) - species)
     if unknown:
-        raise ValueError(f"TFASettings.species_bounds: unknown species {unknown}")
+        raise SettingsError(f"TFASettings.species_bounds: unknown species {unknown}")
     keq_less = {r for r, th in zip(cm.structure.reactions, cm.thermodynamic) if not th}
     bad = sorted(set(s.dg_bounds) & keq_less)
     if bad:
-        raise ValueError(f"TFASettings.dg_bounds: reactions {bad} are irreversible without a Keq")
+        raise SettingsError(f"TFASettings.dg_bounds: reactions {bad} are irreversible without a Keq")
 
 
 def build_problem(cm: CompiledModel, s: TFASettings, units: UnitSettings, drop: frozenset = frozenset()) -> Problem:

@@ -64,13 +64,21 @@ from scipy.optimize import linprog
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_int
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, SettingsError
 from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from .conflicts import infeasibility_message
 from .problem import (
-    LP_OPTIONS, Problem, build_problem, check_names, direction_pattern, flux_constraints, inequalities,
-    interior_point, pattern_dg_bounds, pattern_flux_bounds,
+    LP_OPTIONS,
+    Problem,
+    build_problem,
+    check_names,
+    direction_pattern,
+    flux_constraints,
+    inequalities,
+    interior_point,
+    pattern_dg_bounds,
+    pattern_flux_bounds,
 )
 from .settings import TFASettings
 from .table import SteadyState, second_law_margins
@@ -596,10 +604,10 @@ def _uncertainty(cm: CompiledModel, s: TFASettings, p: Problem) -> np.ndarray:
     rxns = cm.structure.reactions
     unknown = sorted(set(s.ln_keq_uncertainty) - set(rxns))
     if unknown:
-        raise ValueError(f"TFASettings.ln_keq_uncertainty: unknown reactions {unknown}")
+        raise SettingsError(f"TFASettings.ln_keq_uncertainty: unknown reactions {unknown}")
     irreversible = sorted(r for r in s.ln_keq_uncertainty if not cm.reversible[rxns.index(r)])
     if irreversible:
-        raise ValueError(f"TFASettings.ln_keq_uncertainty: reactions {irreversible} are irreversible (no Keq)")
+        raise SettingsError(f"TFASettings.ln_keq_uncertainty: reactions {irreversible} are irreversible (no Keq)")
     # irreversible reactions keep their stored Keq: no rate law uses it, a state cannot override it
     return np.array([float(s.ln_keq_uncertainty.get(rxns[k], s.default_ln_keq_uncertainty))
                      if cm.reversible[k] else 0.0 for k in p.thermo])

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_atomic, write_text_atomic
-from ..errors import SteadyStateError, located
+from ..errors import SettingsError, SteadyStateError, located
 from .sampler import StateSample
 from .table import SteadyState
 
@@ -149,7 +149,7 @@ def read_samples(path: str | os.PathLike) -> list[SteadyState]:
 def read_sample_state(path: str | os.PathLike, index: int) -> SteadyState:
     """State ``index`` (0-based data row) of a samples file; the other rows are not parsed."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-        raise ValueError(f"index == {index!r}, must be an int >= 0")
+        raise SettingsError(f"index == {index!r}, must be an int >= 0")
     path = Path(path)
     count = 0
     for header, row, line in _rows(path):

@@ -8,21 +8,25 @@ come from its constraints file, read by :func:`renaissance.steadystate.constrain
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
-from .._validation import check_choice, check_float, check_interval
+from .._declare import NON_NEGATIVE, POSITIVE, Choice, Declared, Float, Interval, OrNone, Rule, Table, setting
+from ..errors import SettingsError
 
 #: constraint groups that the infeasibility diagnosis may relax (the core -- mass balance,
 #: default flux and concentration bounds, irreversibility, second law -- is never relaxed);
 #: ``growth`` is ``min_growth``, every other group the table of that name
 GROUPS = ("growth", "fixed_fluxes", "flux_bounds", "dg_bounds", "fixed_directions", "species_bounds")
 
-_TABLES = ("fixed_fluxes", "flux_bounds", "species_bounds", "dg_bounds", "fixed_directions", "ln_keq_uncertainty")
+
+
+def _table(rule: Rule):
+    """A per-reaction or per-species table (empty by default, stored read-only) whose values obey ``rule``."""
+    return setting(rule=Table(rule, read_only=True), factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
-class TFASettings:
+class TFASettings(Declared, table="TFASettings"):
     """Constraints and solver settings of a steady state (units: mol/L, mmol/gDW/h, 1/h).
 
     Used by :func:`~renaissance.steadystate.tfa.find_steady_state`,
@@ -84,53 +88,30 @@ class TFASettings:
 
     Raises
     ------
-    ValueError
+    SettingsError
         A number, interval or direction out of its range (names the field and the value).
     """
 
     growth_reaction: str | None = None
-    growth_scaling: float = 1.0
-    min_growth: float = 0.0
-    fixed_fluxes: dict = field(default_factory=dict)
-    flux_bounds: dict = field(default_factory=dict)
-    default_flux_bound: float = 100.0
-    concentration_bounds: tuple = (1e-7, 2e-2)
-    species_bounds: dict = field(default_factory=dict)
-    min_margin: float = 0.12
-    dg_bounds: dict = field(default_factory=dict)
-    fixed_directions: dict = field(default_factory=dict)
-    min_abs_flux: float = 1e-6
-    flux_budget: float | None = 2.0
-    weight_spread: float = 1.0
-    time_limit: float = 60.0
-    ln_keq_uncertainty: dict = field(default_factory=dict)
-    default_ln_keq_uncertainty: float = 0.0
+    growth_scaling: float = setting(1.0, POSITIVE)
+    min_growth: float = setting(0.0, NON_NEGATIVE)
+    fixed_fluxes: dict = _table(Float())
+    flux_bounds: dict = _table(Interval())
+    default_flux_bound: float = setting(100.0, POSITIVE)
+    concentration_bounds: tuple = setting((1e-7, 2e-2), Interval(positive=True))
+    species_bounds: dict = _table(Interval(positive=True))
+    min_margin: float = setting(0.12, NON_NEGATIVE)
+    dg_bounds: dict = _table(Interval(finite=False))
+    fixed_directions: dict = _table(Choice((1, -1)))
+    min_abs_flux: float = setting(1e-6, NON_NEGATIVE)
+    flux_budget: float | None = setting(2.0, OrNone(Float(1.0, low_open=True)))
+    weight_spread: float = setting(1.0, NON_NEGATIVE)
+    time_limit: float = setting(60.0, POSITIVE)
+    ln_keq_uncertainty: dict = _table(NON_NEGATIVE)
+    default_ln_keq_uncertainty: float = setting(0.0, NON_NEGATIVE)
 
-    def __post_init__(self) -> None:
-        def name(field_name: str, key: str | None = None) -> str:
-            return f"TFASettings.{field_name}" + ("" if key is None else f"[{key!r}]")
-
-        for f in ("growth_scaling", "default_flux_bound", "time_limit"):
-            check_float(getattr(self, f), name(f), low=0.0, low_open=True)
-        for f in ("min_growth", "min_margin", "min_abs_flux", "weight_spread", "default_ln_keq_uncertainty"):
-            check_float(getattr(self, f), name(f), low=0.0)
+    def _check(self) -> None:
+        """Growth scaling and minimum growth need the growth reaction they apply to."""
         if self.growth_reaction is None and (self.growth_scaling != 1.0 or self.min_growth != 0.0):
-            raise ValueError(f"TFASettings.growth_reaction == None, but growth_scaling == {self.growth_scaling!r} and "
-                             f"min_growth == {self.min_growth!r}: name the growth reaction they apply to")
-        if self.flux_budget is not None:
-            check_float(self.flux_budget, name("flux_budget"), low=1.0, low_open=True)
-        check_interval(self.concentration_bounds, name("concentration_bounds"), positive=True)
-        for key, value in self.species_bounds.items():
-            check_interval(value, name("species_bounds", key), positive=True)
-        for key, value in self.flux_bounds.items():
-            check_interval(value, name("flux_bounds", key))
-        for key, value in self.dg_bounds.items():
-            check_interval(value, name("dg_bounds", key), finite=False)
-        for key, value in self.fixed_fluxes.items():
-            check_float(value, name("fixed_fluxes", key))
-        for key, value in self.fixed_directions.items():
-            check_choice(value, name("fixed_directions", key), (1, -1))
-        for key, value in self.ln_keq_uncertainty.items():
-            check_float(value, name("ln_keq_uncertainty", key), low=0.0)
-        for f in _TABLES:
-            object.__setattr__(self, f, MappingProxyType(dict(getattr(self, f))))
+            raise SettingsError(f"TFASettings.growth_reaction == None, but growth_scaling == {self.growth_scaling!r} "
+                                f"and min_growth == {self.min_growth!r}: name the growth reaction they apply to")

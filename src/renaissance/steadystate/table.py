@@ -109,11 +109,16 @@ def parse_steady_state(text: str, source: str | None = None) -> SteadyState:
 
 def write_steady_state(state: SteadyState, path: str | os.PathLike) -> None:
     """Write ``state`` as ``id,kind,value`` CSV (atomic, full float precision)."""
+    write_text_atomic(path, steady_state_text(state))
+
+
+def steady_state_text(state: SteadyState) -> str:
+    """``state`` as ``id,kind,value`` CSV text (full float precision; :func:`parse_steady_state` reads it back equal)."""
     lines = ["id,kind,value"]
     lines += [f"{sid},concentration,{value!r}" for sid, value in state.concentrations.items()]
     lines += [f"{rid},flux,{value!r}" for rid, value in state.fluxes.items()]
     lines += [f"{rid},k_equilibrium,{value!r}" for rid, value in state.k_equilibrium.items()]
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def model_for_state(cm: CompiledModel, state: SteadyState) -> CompiledModel:

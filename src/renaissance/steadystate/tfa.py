@@ -35,7 +35,12 @@ from ..model.compiled import CompiledModel
 from ..settings import UnitSettings
 from .conflicts import infeasibility_message
 from .problem import (
-    build_problem, check_names, direction_pattern, flux_constraints, interior_point, pattern_dg_bounds,
+    build_problem,
+    check_names,
+    direction_pattern,
+    flux_constraints,
+    interior_point,
+    pattern_dg_bounds,
     project_fluxes,
 )
 from .settings import TFASettings

@@ -1,20 +1,20 @@
-"""Reaction rates and the ODE right-hand side of a compiled model (any state, batched).
+"""Test oracle: reaction rates and the ODE right-hand side of a compiled model (any state, batched).
 
 Shapes: ``ln_x`` (..., n_sp) ln concentrations in model units (variables then boundary species,
 ``cm.species`` order); ``ln_k`` (..., n_km) ln Km in model units (``cm.km_names`` order);
 ``vmax`` (..., n_rxn) in model concentration per hour. Rates come out in the same units.
 
 A reference implementation used by the tests (and ``benchmarks/bench_stability.py``): it writes
-the rate laws out directly from the compiled arrays, and the library's own rates
-(:func:`renaissance.dynamics.system.rate_laws`, the stability Jacobians) are checked against it.
-No library module imports it.
+the rate laws out directly from the compiled arrays, and the library's own rate law
+(:mod:`renaissance.model.ratelaw`: rates, elasticities, Vmax back-calculation, the stability
+Jacobians) is checked against it. It lives outside the package and shares no code with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .compiled import CompiledModel
+from renaissance.model.compiled import CompiledModel
 
 
 def reaction_rates(cm: CompiledModel, ln_x, ln_k, vmax) -> np.ndarray:

@@ -23,7 +23,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .._files import read_text
 from ..errors import ParameterFileError, located
@@ -53,8 +52,12 @@ def no_fixed_km() -> FixedKm:
 
 def read_fixed_km(path: str | os.PathLike, km_names) -> FixedKm:
     """Read a fixed/measured Km file (see the module docstring) against the model's Km names."""
-    source = str(path)
-    rows = list(csv.DictReader(io.StringIO(read_text(path, ParameterFileError))))
+    return parse_fixed_km(read_text(path, ParameterFileError), km_names, str(path))
+
+
+def parse_fixed_km(text: str, km_names, source: str) -> FixedKm:
+    """The fixed/measured Km of CSV ``text`` (``source`` names it in errors)."""
+    rows = list(csv.DictReader(io.StringIO(text)))
     index = {name: i for i, name in enumerate(km_names)}
     ranges: dict[str, tuple[float, float]] = {}
     measured: dict[str, list[float]] = {}
@@ -89,13 +92,6 @@ def read_fixed_km(path: str | os.PathLike, km_names) -> FixedKm:
         np.array([ranges[n][0] for n in names]),
         np.array([ranges[n][1] for n in names]),
     )
-
-
-def sample_fixed_ln_km(fixed: FixedKm, n: int, rng: torch.Generator) -> torch.Tensor:
-    """(n, n_fixed) float64 ln(Km / (mol/L)), each Km uniform in [low, high]."""
-    u = torch.rand((n, len(fixed.names)), generator=rng, dtype=torch.float64, device=rng.device)
-    low, high = torch.as_tensor(fixed.low, device=rng.device), torch.as_tensor(fixed.high, device=rng.device)
-    return torch.log(low + (high - low) * u)
 
 
 def _number(field: str | None, source: str, where: str, key: str) -> float | None:

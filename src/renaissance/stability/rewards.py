@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import rankdata
 
-from ..errors import RenaissanceError
+from ..errors import RenaissanceError, SettingsError
 
 Reward = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
@@ -101,4 +101,4 @@ def shape_rewards(rewards: np.ndarray, method: str) -> np.ndarray:
         return (rewards - rewards.mean()) / rewards.std()
     if method == "centered_rank":
         return (rankdata(rewards) - 1.0) / (rewards.size - 1) - 0.5
-    raise ValueError(f"method == {method!r}, must be one of ['centered_rank', 'zscore']")
+    raise SettingsError(f"method == {method!r}, must be one of ['centered_rank', 'zscore']")

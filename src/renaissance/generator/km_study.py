@@ -23,14 +23,21 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_text_atomic
-from ..errors import RenaissanceError
-from ..generator.population import generate_population, read_population
-from ..generator.settings import TrainSettings, settings_to_dict
-from ..generator.training import CHECKPOINT, CONFIG, FINAL, load_problem, load_run_settings, train
-from .km_integration import (
-    Case, km_reaction, measurement_subset, overlap_scores, pca_projection, plot_pca, unmeasured_shift,
+from ..analysis.km_integration import (
+    Case,
+    km_reaction,
+    measurement_subset,
+    overlap_scores,
+    pca_projection,
+    plot_pca,
+    unmeasured_shift,
     write_overlap_table,
 )
+from ..errors import RenaissanceError
+from ..parameterised.model import ParameterisedModel
+from .population import generate_population, read_population
+from .settings import TrainSettings, settings_to_dict
+from .training import CHECKPOINT, CONFIG, FINAL, load_run_settings, train
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,14 @@ class StudyReport:
         return list(dict.fromkeys(r["design"] for r in self.summary))
 
 
-def run_case(settings: TrainSettings, case: Case, measurements, case_dir: Path, n_models: int, seed: int,
-             on_generation: Callable[[dict], None] | None = None) -> CaseResult:
-    """Train (or reuse) the case's generator and generate ``n_models`` valid models."""
+def run_case(settings: TrainSettings, model: ParameterisedModel, case: Case, measurements, case_dir: Path,
+             n_models: int, seed: int, on_generation: Callable[[dict], None] | None = None) -> CaseResult:
+    """Train (or reuse) the case's generator and generate ``n_models`` valid models (``model``:
+    the problem without fixed Km)."""
     case_dir.mkdir(parents=True, exist_ok=True)
     run_dir = case_dir / "run"
     path = case_dir / "measured_km.csv"
+    text = None
     if case.integrated:
         text = measurement_subset(measurements, case.integrated)
         if (run_dir / CONFIG).exists() and (not path.exists() or path.read_text(encoding="utf-8") != text):
@@ -84,35 +93,36 @@ def run_case(settings: TrainSettings, case: Case, measurements, case_dir: Path, 
     settings = replace(settings, seed=settings.seed + case.seed_offset)
     if (run_dir / CONFIG).exists() and settings_to_dict(load_run_settings(run_dir)) != settings_to_dict(settings):
         raise RenaissanceError(f"{run_dir}: holds a run with other training settings; use another output directory")
+    case_model = model.with_fixed(text, str(path), settings.problem)
     if not (run_dir / FINAL).exists():
-        train(settings, run_dir, resume=(run_dir / CHECKPOINT).exists(), on_generation=on_generation)
+        train(settings, run_dir, resume=(run_dir / CHECKPOINT).exists(), on_generation=on_generation, model=case_model)
     population = case_dir / "population.h5"
     if not population.exists():
-        generate_population(run_dir, n_models, population, seed=seed, valid_only=True)
+        generate_population(run_dir, n_models, population, seed=seed, valid_only=True, model=case_model)
     pop = read_population(population)
     ln_km = np.log(pop.km[pop.valid])
     if len(ln_km) < 2:
         raise RenaissanceError(f"{population}: {len(ln_km)} valid models; the case's generator needs more training")
     outside = 0
     if case.integrated:
-        fixed = load_problem(settings.problem).fixed
+        fixed = case_model.fixed
         km = np.exp(ln_km[:, fixed.columns])
         outside = int(np.sum((km < fixed.low * (1 - 1e-12)) | (km > fixed.high * (1 + 1e-12))))
     return CaseResult(case, ln_km, outside)
 
 
-def km_integration_study(settings: TrainSettings, measurements: str | os.PathLike, cases: list[Case],
-                         reference: dict[str, tuple[float, float]], subsystem_of: dict[str, str], subsystem: str,
-                         out_dir: str | os.PathLike, *, n_models: int = 1000, seed: int = 0,
+def km_integration_study(settings: TrainSettings, model: ParameterisedModel, measurements: str | os.PathLike,
+                         cases: list[Case], reference: dict[str, tuple[float, float]], subsystem_of: dict[str, str],
+                         subsystem: str, out_dir: str | os.PathLike, *, n_models: int = 1000, seed: int = 0,
                          on_case: Callable[[CaseResult], None] | None = None) -> StudyReport:
     """Run every case (the first must be the baseline) and score it against ``reference``
-    ({Km: (low, high) mol/L}); Km of ``subsystem`` count as inside."""
+    ({Km: (low, high) mol/L}); Km of ``subsystem`` count as inside. ``model``: the problem of
+    ``settings`` without fixed Km (:func:`renaissance.parameterised.parameterise`)."""
     out = Path(out_dir)
-    problem = load_problem(replace(settings.problem, fixed_km=None))
-    km_names, used = problem.stability.km_names, problem.used
+    km_names, used = list(model.km_names), model.used
     results = []
     for case in cases:
-        result = run_case(settings, case, measurements, out / case.name, n_models, seed)
+        result = run_case(settings, model, case, measurements, out / case.name, n_models, seed)
         results.append(result)
         if on_case is not None:
             on_case(result)

@@ -1,0 +1,1 @@
+"""Plumbing shared by every study: process pools over models and resumable result tables."""
