@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/renaissance train --out runs/ecoli --force
 	$(BIN)/renaissance generate runs/ecoli --n 10000 --out runs/ecoli/population.h5 --force
-	$(BIN)/renaissance robustness runs/ecoli/population.h5 --out runs/ecoli/robustness --max-models 200
-	$(BIN)/renaissance bioreactor runs/ecoli/population.h5 --out runs/ecoli/bioreactor --max-models 40 --explain 2
+	$(BIN)/renaissance robustness runs/ecoli/population.h5 --out runs/ecoli/robustness --max-models 200 --force
+	$(BIN)/renaissance bioreactor runs/ecoli/population.h5 --out runs/ecoli/bioreactor --max-models 40 --explain 2 --force
 
 test: venv
 	$(BIN)/python -m pytest

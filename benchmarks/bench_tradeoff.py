@@ -41,6 +41,49 @@ def study_row(label, problem, stability, ln_km, lam, settings, workers) -> dict:
             "escaped": study.status_counts().get("escaped", 0), "slowest": study.slowest_species(0, 3)}
 
 
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p")
+
+
+def plot_tradeoff(rows: list[dict], times, out_dir: Path, title: str | None = None) -> list[Path]:
+    """``OUT/tradeoff.png``: per check time, the share of runs back (y) against the speed of the
+    tested models (x) of every row (a search iteration or a population: one marker shape each,
+    not joined, since they are separate methods) and species group (one colour each); legends of
+    both right of the panels. ``title``: the first title line (e.g. the state)."""
+    plt = pyplot()
+    groups = [g for g in GROUPS if any(g in r["fractions"] for r in rows)]
+    fig, axes = plt.subplots(1, len(times), figsize=(3.6 * len(times) + 3.4, 3.9), sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, (j, t) in zip(axes[0], enumerate(times)):
+        for i, row in enumerate(rows):
+            for k, g in enumerate(groups):
+                if g in row["fractions"]:
+                    ax.plot(-row["lambda"], 100 * row["fractions"][g][j], linestyle="none",
+                            marker=MARKERS[i % len(MARKERS)], color=f"C{k}", markersize=6, alpha=0.85)
+        ax.set_xlabel("\N{MINUS SIGN}median lambda_max of the tested models (1/h)")
+        ax.set_title(f"back within 1% at {t:g} min", fontsize=9)
+    axes[0][0].set_ylabel("runs (%)")
+    _tradeoff_legends(fig, rows, groups)
+    fig.suptitle(title or "share of runs back after the perturbation, per method and group", fontsize=9)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, out_dir / "tradeoff")
+
+
+def _tradeoff_legends(fig, rows: list[dict], groups: list[str]) -> None:
+    """Two legends right of the panels: colour = species group, marker shape = method (row)."""
+    from matplotlib.lines import Line2D
+
+    colours = [Line2D([], [], linestyle="none", marker="o", color=f"C{k}", label=g) for k, g in enumerate(groups)]
+    shapes = [Line2D([], [], linestyle="none", marker=MARKERS[i % len(MARKERS)], color="0.35",
+                     label=f"{_short(row['label'])} (n={row['n']})") for i, row in enumerate(rows)]
+    fig.legend(handles=colours, loc="outside right upper", fontsize=7, title="group (colour)", title_fontsize=7)
+    fig.legend(handles=shapes, loc="outside right lower", fontsize=7, title="method (marker)", title_fontsize=7)
+
+
+def _short(label: str, width: int = 40) -> str:
+    """``label`` cut to ``width`` characters from the left (a population's path keeps its file name)."""
+    return label if len(label) <= width else "\N{HORIZONTAL ELLIPSIS}" + label[-(width - 1):]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state", type=Path, default=shipped_state("showcase"))
@@ -88,18 +131,8 @@ def main() -> None:
         slow = ", ".join(f"{s} {100 * f:.0f}%" for s, f in row["slowest"])
         print(f"{row['label'][:42]:42s} {row['lambda']:17.2f} {cells}  {row['escaped']:3d}/{row['n']:<3d}  {slow}")
 
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(times), figsize=(4 * len(times), 3.6), sharey=True)
-    for ax, (j, t) in zip(np.atleast_1d(axes), enumerate(times)):
-        for g in GROUPS:
-            ax.plot([-r["lambda"] for r in rows], [100 * r["fractions"][g][j] for r in rows], "o-", label=g)
-        ax.set_xlabel("-median lambda_max of the tested models (1/h)")
-        ax.set_title(f"back within 1% at {t:g} min")
-    np.atleast_1d(axes)[0].set_ylabel("runs (%)")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    fig.tight_layout()
-    args.out.mkdir(parents=True, exist_ok=True)
-    print("figure:", save_figure(fig, args.out / "tradeoff")[0])
+    title = f"state {args.state.name}: share of runs back within 1% after \N{PLUS-MINUS SIGN}50%"
+    print("figure:", plot_tradeoff(rows, times, args.out, title)[0])
 
 
 if __name__ == "__main__":

@@ -194,6 +194,7 @@ def test_cli_bioreactor(tmp_path):
     assert "medium at t = 0: initial_medium of" in text and "model 0: growth" in text
     table = (tmp_path / "bio2" / "limitation.csv").read_text().splitlines()
     assert table[0].startswith("model,stop_h,final_biomass_g_per_l,limited_by,left_") and len(table) == 2
+    args[3] = str(tmp_path / "bio3")  # a fresh folder: bio2 holds a run (refused without --resume or --force)
     result = runner.invoke(app, args + ["--all-models", "--initial", "medium"])
     assert result.exit_code == 1 and "initial_conditions 'medium': must be one of" in result.output
     (tmp_path / "bad.h5").write_text("no")

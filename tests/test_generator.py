@@ -101,13 +101,17 @@ def test_shape_rewards():
 
 def test_resolve_reward():
     assert resolve_reward("incidence") is incidence_reward
-    assert resolve_reward("renaissance.stability.rewards:fast_dynamics_reward") is fast_dynamics_reward
+    name = "renaissance.stability.rewards:fast_dynamics_reward"
+    assert resolve_reward(name, allow_import=True) is fast_dynamics_reward
+    assert resolve_reward(name, allow_import=["renaissance.stability.rewards"]) is fast_dynamics_reward
+    with pytest.raises(RenaissanceError, match="would import and run Python module"):
+        resolve_reward(name)  # a module reward needs the opt-in (issue 23)
     custom = lambda lam, valid, threshold: valid.sum(axis=1)  # noqa: E731
     assert resolve_reward(custom) is custom
     with pytest.raises(RenaissanceError, match="unknown"):
         resolve_reward("speed")
     with pytest.raises(RenaissanceError, match="cannot import"):
-        resolve_reward("renaissance.stability.rewards:nothing")
+        resolve_reward("renaissance.stability.rewards:nothing", allow_import=True)
 
 
 # --- network --------------------------------------------------------------------------------------

@@ -128,13 +128,16 @@ def test_km_integration_command_keeps_measured_km_in_range_and_narrows_them(ecol
     subsystems = {(r["design"], r["subsystem"]): r for r in csv.DictReader((out / "subsystems.csv").open())}
     assert subsystems[("local", "Citric Acid Cycle")]["km"] == "0"  # every measured Km was fixed in the only case
     assert "local: overlap score improved for 0 of 0 Km" in result.output
-    # the same command continues (reuses the finished cases); other measurements are refused
-    again = CliRunner().invoke(app, ["km-integration", "--out", str(out), "--measurements", str(measured),
-                                     "--config", str(config), "--k", "0", "--n-models", "150"])
+    # the same command is refused without --resume; with it, it continues (reuses the finished cases), and
+    # other measurements are refused
+    args = ["km-integration", "--out", str(out), "--measurements", str(measured), "--config", str(config), "--k", "0",
+            "--n-models", "150"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1 and f"{out}: holds the outputs of an earlier run (baseline, local" in refused.output
+    again = CliRunner().invoke(app, args + ["--resume"])
     assert again.exit_code == 0, again.output
     measured.write_text(measured.read_text().replace("test A", "test C").replace(",mM,", ",uM,", 1))
-    refused = CliRunner().invoke(app, ["km-integration", "--out", str(out), "--measurements", str(measured),
-                                       "--config", str(config), "--k", "0", "--n-models", "150"])
+    refused = CliRunner().invoke(app, args + ["--resume"])
     assert refused.exit_code == 1 and "other measurements" in refused.output
 
 

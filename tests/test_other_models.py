@@ -151,7 +151,7 @@ def test_kin_varma_in_the_bioreactor(pipeline, tmp_path):
     out, hours = tmp_path / "bio", 0.1
     report = _ok(["bioreactor", pipeline["root"] / "pop.h5", "--medium", medium, "--hours", hours, "--points", 3,
                   "--max-models", 2, "--workers", 1, "--out", out])
-    assert "2 models: 2 ok" in report and "glucose" not in report and "glc_D_e used" in report
+    assert "2 models: 2 integrated to" in report and "glucose" not in report and "glc_D_e used" in report
     with open(out / "timecourses.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert set(rows[0]) == {"model", "time_h", "status", "biomass", "glc_D_e"}  # the one dynamic species

@@ -54,12 +54,13 @@ class Rule:
 
 @dataclass(frozen=True)
 class Int(Rule):
-    """An int >= ``min_value`` (bools refused)."""
+    """An int >= ``min_value`` and, when given, <= ``max_value`` (bools refused)."""
 
     min_value: int = 1
+    max_value: int | None = None
 
     def check(self, value, name: str):
-        check_int(value, name, min_value=self.min_value)
+        check_int(value, name, min_value=self.min_value, max_value=self.max_value)
         return value
 
 

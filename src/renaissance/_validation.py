@@ -11,10 +11,12 @@ import numbers
 from .errors import SettingsError
 
 
-def check_int(value, name: str, *, min_value: int = 1) -> int:
-    """``value`` as an int >= ``min_value`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_value:
-        raise SettingsError(f"{name} == {value!r}, must be an int >= {min_value}")
+def check_int(value, name: str, *, min_value: int = 1, max_value: int | None = None) -> int:
+    """``value`` as an int >= ``min_value`` (and <= ``max_value`` when given; bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < min_value or \
+            (max_value is not None and value > max_value):
+        rule = f">= {min_value}" if max_value is None else f">= {min_value} and <= {max_value}"
+        raise SettingsError(f"{name} == {value!r}, must be an int {rule}")
     return int(value)
 
 
@@ -70,3 +72,34 @@ def check_shape(value, name: str, shape: tuple) -> None:
     actual = tuple(value.shape)
     if len(actual) != len(shape) or any(isinstance(n, int) and a != n for a, n in zip(actual, shape)):
         raise SettingsError(f"{name} has shape {actual}, expected ({', '.join(str(n) for n in shape)})")
+
+
+def check_device(device: str, name: str = "device") -> str:
+    """``device`` if torch can compute there: a device string torch parses (``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``) whose backend this torch build has and this machine offers.
+
+    Checked before any work, so a wrong device is one :class:`SettingsError` naming it rather
+    than torch's error deep inside a run. ``cpu`` needs no torch import.
+    """
+    if device == "cpu":
+        return device
+    try:
+        import torch
+    except ImportError:
+        raise SettingsError(f"{name} == {device!r} needs PyTorch: pip install 'renaissance-kinetics[torch]'") from None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SettingsError(f"{name} == {device!r}, must be a torch device such as cpu, cuda or cuda:1") from None
+    if parsed.type == "cpu":
+        return device
+    available = getattr(getattr(torch, parsed.type, None), "is_available", None)
+    if available is None:
+        raise SettingsError(f"{name} == {device!r}: torch cannot compute on {parsed.type}; use cpu or cuda")
+    if not available():
+        why = (f"this torch {torch.__version__} is built without CUDA" if parsed.type == "cuda" and
+               torch.version.cuda is None else "no such device on this machine")
+        raise SettingsError(f"{name} == {device!r}: {parsed.type} is not available ({why}); use cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise SettingsError(f"{name} == {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import inspect
 import os
 import time
 from collections import Counter
@@ -51,7 +54,15 @@ class DType(str, Enum):
 BackendOption = Annotated[Backend, typer.Option(help="Array backend (float64 either way).")]
 PopulationArgument = Annotated[Path, typer.Argument(help="Population file (renaissance generate).")]
 ForceOption = Annotated[bool, typer.Option(help="Replace --out if it exists.")]
+FolderForceOption = Annotated[bool, typer.Option(
+    help="Start afresh: first remove an earlier run's outputs from --out (other files there stay).")]
 ThreadsOption = Annotated[Optional[int], typer.Option(help="Worker threads (default: all cores).")]
+
+
+def _progress() -> Progress:
+    """A transient progress display on stderr; off when stderr is not a terminal (a log or a pipe
+    would get only its blank line)."""
+    return Progress(console=err_console, transient=True, disable=not err_console.is_terminal)
 
 
 def _version(value: bool) -> None:
@@ -82,7 +93,12 @@ def command(name: str | None = None):
         @functools.wraps(function)
         def guarded(*args, **kwargs):
             try:
-                return function(*args, **kwargs)
+                with contextlib.ExitStack() as held:  # the outputs the command claims (_claim), released at its end
+                    token = _CLAIMS.set(held)
+                    try:
+                        return function(*args, **kwargs)
+                    finally:
+                        _CLAIMS.reset(token)
             except (RenaissanceError, OSError) as exc:
                 if os.environ.get("RENAISSANCE_TRACEBACK"):
                     raise
@@ -90,7 +106,8 @@ def command(name: str | None = None):
                 err_console.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
                 raise typer.Exit(code=1) from None
 
-        return app.command(name)(guarded)
+        summary = " ".join(inspect.cleandoc(function.__doc__ or "").split("\n\n")[0].split())
+        return app.command(name, short_help=summary)(guarded)
 
     return register
 
@@ -176,15 +193,17 @@ def stability(
 ) -> None:
     """lambda_max and validity of every Km set at a steady state (Michaelis, inhibition and
     activation constants; Vmax back-calculated from the state)."""
-    from ._files import output_path, write_text_atomic
+    from ._files import write_text_atomic
     from .model import compile_model, load_model
     from .stability import prepare_stability
     from .stability.evaluate import evaluate_in_blocks, stability_table_text
     from .stability.km import read_km_table, read_model_constants
     from .stability.structural import modes_at_state
+    from ._validation import check_device
     from .steadystate import read_steady_state, validate_steady_state
 
-    output_path(out, force=force)
+    _claim(out, force=force, inputs=[km, steady_state, model])
+    check_device(device, "--device")
     cm = compile_model(load_model(model))
     state = read_steady_state(steady_state)
     validate_steady_state(cm, state)
@@ -202,7 +221,7 @@ def stability(
     else:
         km_sets = read_km_table(km, cm.km_names, required=names)
     start = time.perf_counter()
-    with Progress(console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task("evaluating Km sets", total=len(km_sets))
         result = evaluate_in_blocks(problem, km_sets, threshold=threshold, backend=backend.value, device=device,
                                     n_threads=threads, mode="exact", on_block=lambda rows: progress.advance(task, rows))
@@ -218,12 +237,14 @@ def steady_state_command(
     model: ModelOption = ECOLI,
     constraints: ConstraintsOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the interior-point choice.")] = 0,
+    force: ForceOption = False,
 ) -> None:
     """A first thermodynamically consistent steady state (flux balance + second law, HiGHS)."""
     from .model import compile_model, load_model
     from .steadystate import validate_steady_state, write_steady_state
     from .steadystate.tfa import find_steady_state
 
+    _claim(out, force=force, inputs=[model, constraints])
     cm = compile_model(load_model(model))
     state = find_steady_state(cm, _constraints(cm, constraints), seed=seed)
     report = validate_steady_state(cm, state)
@@ -253,7 +274,7 @@ def _sample(cm, constraints: Optional[Path], n: int, seed: int, **options):
     from .steadystate.sampler import sample_steady_states
 
     settings = _constraints(cm, constraints)
-    with Progress(console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task("sampling steady states", total=n)
         sample = sample_steady_states(cm, settings, n, seed=seed, progress=lambda k: progress.advance(task, k),
                                       **options)
@@ -274,11 +295,13 @@ def sample(
     patterns: Annotated[int, typer.Option(help="Direction patterns to sample.")] = 1,
     thinning: Annotated[Optional[int], typer.Option(help="Sweeps between kept states.")] = None,
     burn_in: Annotated[Optional[int], typer.Option(help="Sweeps before the first kept state.")] = None,
+    force: ForceOption = False,
 ) -> None:
     """Uniformly sample thermodynamically consistent steady states (coordinate hit-and-run)."""
     from .model import compile_model, load_model
     from .steadystate.samples_io import write_samples
 
+    _claim(out, force=force, inputs=[model, constraints])
     cm = compile_model(load_model(model))
     result = _sample(cm, constraints, n, seed, n_patterns=patterns, thinning=thinning, burn_in=burn_in)
     write_samples(result, out)
@@ -332,7 +355,7 @@ def screen(
                   f"{report.min_margin:.3g} ({report.min_margin_reaction})")
     check_structure(cm, state, label="sampled state 0")
     problem = prepare_stability(cm, state)
-    with Progress(console=err_console, transient=True) as progress:
+    with _progress() as progress:
         tasks = {mode: progress.add_task(f"evaluating Km sets ({mode})", total=n) for mode in MODES}
         found = screen_random_km(problem, n, seed=seed, threshold=threshold, n_threads=threads,
                                  on_block=lambda mode, rows: progress.advance(tasks[mode], rows))
@@ -341,19 +364,47 @@ def screen(
     console.print(f"total {time.perf_counter() - t0:.1f} s")
 
 
+#: the outputs held by the running command (:func:`_claim`); the command guard releases them
+#: the outputs held by the running command (set by ``command``)
+_CLAIMS: contextvars.ContextVar[contextlib.ExitStack] = contextvars.ContextVar("claims")
+
+
+def _claim(path: Path, **check) -> None:
+    """Hold the output ``path`` until the command ends: lock it, check it and remove a killed run's
+    leftovers (:func:`renaissance._files.claim_output` with ``check``); released when it returns or fails."""
+    from ._files import claim_output
+
+    _CLAIMS.get().enter_context(claim_output(path, **check))
+
+
 def _print_warning(text: str) -> None:
     err_console.print(Text.assemble(("warning: ", "yellow"), text), highlight=False, soft_wrap=True)
 
 
-def _print_generation(row: dict) -> None:
-    """One line per NES generation: the generator's own models first, then the children's."""
-    robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
-    console.print(
-        f"gen {int(row['generation']):3d}  generator: valid {100 * row['generator_incidence']:5.1f}%, "
-        f"median lambda_max {row['generator_lambda_q50']:.3g} 1/h  |  children (dropout): valid "
-        f"{100 * row['children_incidence']:5.1f}%, lambda_max q10/q50/q90 {row['lambda_q10']:.3g}/"
-        f"{row['lambda_q50']:.3g}/{row['lambda_q90']:.3g}  reward best {row['reward_best']:.3f} mean "
-        f"{row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s", highlight=False, soft_wrap=True)
+def _generation_printer(generations: int):
+    """A per-generation printer: ``gen i/N``, the generator's own models, the children's, and the
+    time left (the mean time per generation so far times those left)."""
+    seconds: list[float] = []
+
+    def print_row(row: dict) -> None:
+        seconds.append(row["seconds"])
+        left = (generations - int(row["generation"])) * sum(seconds) / len(seconds)
+        robust = "" if np.isnan(row["robustness_mean"]) else f"  robustness {row['robustness_mean']:.2f}"
+        console.print(
+            f"gen {int(row['generation']):{len(str(generations))}d}/{generations}  generator: valid "
+            f"{100 * row['generator_incidence']:5.1f}%, median lambda_max {row['generator_lambda_q50']:.3g} 1/h  |  "
+            f"children (dropout): valid {100 * row['children_incidence']:5.1f}%, lambda_max q10/q50/q90 "
+            f"{row['lambda_q10']:.3g}/{row['lambda_q50']:.3g}/{row['lambda_q90']:.3g}  reward best "
+            f"{row['reward_best']:.3f} mean {row['reward_mean']:.3f}{robust}  {row['seconds']:.2f} s, "
+            f"~{_duration(left)} left", highlight=False, soft_wrap=True)
+
+    return print_row
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``."""
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
 
 
 @command()
@@ -367,11 +418,15 @@ def train(
     constraints: Annotated[Optional[Path], typer.Option(
         help="Constraints the state was made under (recorded: its growth.reaction is the growth reaction of "
              "robustness and bioreactor; overrides the config's).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run(s) in --out from the last checkpoint.")] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
+    resume: Annotated[bool, typer.Option(help=(
+        "Continue the run(s) in --out from the last checkpoint (a run stopped before its first checkpoint starts "
+        "afresh from its config.toml)."))] = False,
+    force: Annotated[bool, typer.Option(help=(
+        "Start afresh: first remove a run already in --out (config.toml, checkpoint.npz, history.csv, final.npz, "
+        "figures, seed_*; other files there stay)."))] = False,
     preset: Annotated[Optional[str], typer.Option(
         help="Preset: default or paper; replaces the config's [generator] (but the Km bounds) and [nes] tables.")] = None,
-    generations: Annotated[Optional[int], typer.Option(help="NES generations (overrides the config).")] = None,
+    generations: Annotated[Optional[int], typer.Option(min=1, help="NES generations (overrides the config).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config).")] = None,
     state: Annotated[Optional[str], typer.Option(
         help="Steady state: an id,kind,value CSV, or without --model a shipped E. coli one by name (showcase: the "
@@ -386,14 +441,19 @@ def train(
     plots: Annotated[bool, typer.Option(help="Write figures to --out/figures.")] = True,
     threads: ThreadsOption = None,
     device: Annotated[str, typer.Option(help="torch device of the generator and Jacobians (cpu, cuda).")] = "cpu",
+    allow_code: Annotated[Optional[list[str]], typer.Option(
+        "--allow-code", metavar="MODULE", help=(
+            "Let a package.module:function reward (of the config or --reward) import and run Python module MODULE "
+            "(repeatable); without it such a reward is refused: a settings file runs no code."))] = None,
 ) -> None:
     """Train a generator by NES until its Km sets give lambda_max <= threshold; a line per generation."""
     from dataclasses import replace
 
     from .generator.plots import plot_runs
     from .generator.settings import configured_settings
-    from .generator.training import CONFIG, runs_to_resume
+    from .generator.training import CONFIG, OUTPUTS, load_run_settings, runs_to_resume
     from .generator.training import train as train_run
+    from .stability.rewards import resolve_reward
 
     overrides = {"--config": config, "--model": model, "--constraints": constraints, "--preset": preset,
                  "--seed": seed, "--generations": generations, "--state": state, "--target": target,
@@ -410,13 +470,25 @@ def train(
                                    reward=reward, robustness_models=robustness_models, state=state, model=model,
                                    constraints=constraints)
         run_dirs = [run_out] if repeats == 1 else [run_out / f"seed_{base.seed + k}" for k in range(repeats)]
+    for run_dir in run_dirs:  # a module reward is refused before anything is imported or written
+        resolve_reward((base or load_run_settings(run_dir)).nes.reward, allow_code or (),
+                       "--reward" if reward is not None else str(run_dir / CONFIG if resume else config or "[nes] reward"))
+    _claim(run_out, outputs=OUTPUTS, force=force, resume=resume, inputs=[config, model, constraints, state],
+           what="a training run")
     results = []
     for k, run_dir in enumerate(run_dirs):
         settings = None if base is None else replace(base, seed=base.seed + k)
-        console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""))
+        run_settings = settings if settings is not None else load_run_settings(run_dir)
+        problem, nes = run_settings.problem, run_settings.nes
+        console.print(f"[bold]training[/bold] -> {run_dir}" + (" (resumed)" if resume else ""), highlight=False)
+        console.print(f"model {problem.model}, state {problem.state_label}; preset {run_settings.preset}, seed "
+                      f"{run_settings.seed}, {nes.generations} generations x {nes.population} children x "
+                      f"{nes.models_per_child} models; valid: lambda_max <= {nes.threshold:g} 1/h",
+                      highlight=False, soft_wrap=True, markup=False)
         start = time.perf_counter()
         result = train_run(settings, run_dir, resume=resume, overwrite=force, n_threads=threads, device=device,
-                           on_generation=_print_generation, on_note=_print_warning)
+                           on_generation=_generation_printer(nes.generations), on_note=_print_warning,
+                           allow_import=allow_code or ())
         console.print(result.summary(), highlight=False, soft_wrap=True)
         console.print(f"{run_dir}: {time.perf_counter() - start:.1f} s")
         results.append(result)
@@ -428,7 +500,7 @@ def train(
 @command()
 def generate(
     run_dir: Annotated[Path, typer.Argument(help="A training run directory.")],
-    n: Annotated[int, typer.Option("--n", help="Models to write.")] = 1000,
+    n: Annotated[int, typer.Option("--n", min=1, help="Models to write.")] = 1000,
     out: Annotated[Path, typer.Option(help="Population file (HDF5).")] = Path("population.h5"),
     seed: Annotated[int, typer.Option(help="Seed of the latent noise.")] = 0,
     valid_only: Annotated[bool, typer.Option(help="Keep only valid models (generate until --n are found).")] = False,
@@ -440,11 +512,12 @@ def generate(
     force: ForceOption = False,
 ) -> None:
     """Emit Km sets from a trained generator, with back-calculated Vmax and lambda_max, into HDF5."""
-    from ._files import output_path
+    from .generator.checkpoint import CHECKPOINT
     from .generator.population import generate_population
+    from .generator.training import CONFIG
 
-    output_path(out, force=force)
-    with Progress(console=err_console, transient=True) as progress:
+    _claim(out, force=force, inputs=[run_dir / CONFIG, run_dir / CHECKPOINT])
+    with _progress() as progress:
         task = progress.add_task("generating models", total=n)
         report = generate_population(run_dir, n, out, seed=seed, valid_only=valid_only, stability=stability,
                                      dtype=dtype.value if dtype else None, n_threads=threads, device=device,
@@ -468,13 +541,14 @@ def robustness(
     n_perturbations: Annotated[int, typer.Option(min=1, help="Perturbations per model.")] = 1,
     times: Annotated[str, typer.Option(help="Check times in minutes, comma separated.")] = "24,34",
     tolerance: Annotated[float, typer.Option(help="Returned when |x/x* - 1| <= tolerance.")] = 0.01,
-    max_models: Annotated[Optional[int], typer.Option(help="Use the first N models.")] = None,
+    max_models: Annotated[Optional[int], typer.Option(min=1, help="Use the first N models.")] = None,
     all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
     method: Annotated[str, typer.Option(help="Integrator: LSODA, BDF or Radau.")] = "LSODA",
     seed: Annotated[int, typer.Option(help="Seed of the perturbations.")] = 0,
-    workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes (default: all cores).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
+    force: FolderForceOption = False,
     plot: Annotated[Optional[str], typer.Option(help=(
         "Species to plot, comma separated (default: the paper's NADH, ATP and glutamine for the shipped E. coli "
         "model, else the 3 species last to return; empty: none)."))] = None,
@@ -494,7 +568,7 @@ def robustness(
     """Perturb every model's steady state, integrate the nonlinear ODEs, report who returns by when."""
     from .dynamics.integrate import IntegrationSettings
     from .dynamics.plots import check_plot_species, default_plot_species, plot_trajectories
-    from .dynamics.robustness import RobustnessSettings, robustness_study, study_problem
+    from .dynamics.robustness import OUTPUTS, RobustnessSettings, robustness_study, study_problem
     from .dynamics.robustness_report import returned_table, study_report
     from .parameterised import open_population
 
@@ -508,11 +582,13 @@ def robustness(
         console.print(f"note: {line}", highlight=False, soft_wrap=True)
     species = None if plot is None else [s for s in plot.split(",") if s]
     check_plot_species(problem, species or [])
+    _claim(out, outputs=OUTPUTS, force=force, resume=resume, inputs=[population, constraints, medium, groups])
     start = time.perf_counter()
-    with Progress(console=err_console, transient=True) as progress:
+    with _progress() as progress:
         task = progress.add_task("integrating models", total=len(rows))
         study = robustness_study(problem, pop.km[rows], pop.vmax[rows], settings, out, models=rows, resume=resume,
-                                 n_workers=workers, on_model=lambda _: progress.advance(task))
+                                 n_workers=workers, on_model=lambda _: progress.advance(task),
+                                 files=model.files.digests())
     elapsed = time.perf_counter() - start
     title, columns, table_rows = returned_table(study, len(rows))
     table = Table(title=title)
@@ -528,8 +604,14 @@ def robustness(
     species = default_plot_species(study) if species is None else species
     if species:
         picks = rows[:plot_models]
-        paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out)
+        paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out,
+                                  n_population=len(rows), title=f"{population.name}: state {_state_name(pop)}")
         console.print(f"figure: {paths[0]}", soft_wrap=True)
+
+
+def _state_name(pop) -> str:
+    """The file name of the steady state a population was made at (as it records it)."""
+    return Path(str(pop.attrs.get("steady_state", "")).split(" (")[0]).name or "?"
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -567,11 +649,12 @@ def bioreactor(
         "What ends growth in the N best-ranked models: each nutrient they take up is held constant in turn (and "
         "those exhausted when growth stops, together) and the gain in final biomass reported (limitation.csv)."))]
     = 0,
-    max_models: Annotated[Optional[int], typer.Option(help="Use the first N valid models.")] = 20,
+    max_models: Annotated[Optional[int], typer.Option(min=1, help="Use the first N valid models.")] = 20,
     all_models: Annotated[bool, typer.Option(help="Include invalid models (default: valid ones only).")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Processes (default: all cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes (default: all cores).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Keep the finished models in --out and run the rest (same settings; others are refused).")] = False,
+    force: FolderForceOption = False,
 ) -> None:
     """Batch fermentation of every valid model: biomass and the medium's reported species over time; fit to data.
 
@@ -580,14 +663,15 @@ def bioreactor(
     for the shipped E. coli model by default the strain's batch culture, Hernandez et al. 2009) each
     model is scored per series and those within --match-tolerance on every series match it
     (fit.csv, fit.png)."""
-    from .dynamics.fermentation import FermentationOptions, fermentation_study
+    from .dynamics.fermentation import OUTPUTS, FermentationOptions, fermentation_study
     from .parameterised import open_population
 
     pop, model = open_population(population)
     rows = pop.rows(all_models=all_models, max_models=max_models)
     options = FermentationOptions(medium=medium, hours=hours, points=points, measured=measured,
                                   match_tolerance=match_tolerance, keep=keep, initial=initial, explain=explain)
-    with Progress(console=err_console, transient=True) as progress:
+    _claim(out, outputs=OUTPUTS, force=force, resume=resume, inputs=[population, medium, measured])
+    with _progress() as progress:
         task = progress.add_task("simulating fermentations", total=len(rows))
         report = fermentation_study(model, pop.km[rows], pop.vmax[rows], rows, out, options, resume=resume,
                                     n_workers=workers, on_model=lambda _: progress.advance(task))
@@ -607,12 +691,13 @@ def landscape(
         min=0, help="Ray workers of the local instance (default: all cores); 0: no Ray, in this process.")] = None,
     ray_address: Annotated[Optional[str], typer.Option(help="Address of an existing Ray cluster (e.g. ray://host:10001).")] = None,
     resume: Annotated[bool, typer.Option(help="Keep the finished states in --out and score the rest.")] = False,
+    force: FolderForceOption = False,
     maps: Annotated[bool, typer.Option(help="PCA -> t-SNE polar map and embedding.csv.")] = True,
 ) -> None:
     """Score every sampled steady state by the fastest dynamics its Km can give, then map and explain them."""
     from .analysis.landscape import TABLE, landscape_study, load_landscape_settings
     from .analysis.maps import state_matrix
-    from .analysis.report import landscape_report
+    from .analysis.report import OUTPUTS, landscape_report
     from .model import compile_model, load_model
     from .steadystate import read_samples
 
@@ -620,7 +705,8 @@ def landscape(
     cm = compile_model(load_model(model))
     sampled = read_samples(states)[:first]
     inputs = {"model": str(model.resolve()), "states": str(states.resolve()), "first": len(sampled)}
-    with Progress(console=err_console, transient=True) as progress:
+    _claim(out, outputs=OUTPUTS, force=force, resume=resume, inputs=[states, model, config])
+    with _progress() as progress:
         task = progress.add_task("scoring states", total=len(sampled))
         table = landscape_study(cm, sampled, settings, out, resume=resume, n_workers=workers, ray_address=ray_address,
                                 on_state=lambda _: progress.advance(task), inputs=inputs)
@@ -666,11 +752,15 @@ def landscape_check(
     seed: Annotated[int, typer.Option(help="Sampler seed.")] = 1,
     workers: Annotated[Optional[int], typer.Option(min=0, help="Ray workers (0: in this process).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue interrupted checks (same --n, --top, --seed).")] = False,
+    force: Annotated[bool, typer.Option(help="Start afresh: first remove the checks of an earlier run "
+                                              "(LANDSCAPE_DIR/check_inside, check_outside).")] = False,
 ) -> None:
     """The paper's closing check: sample new states inside (and outside) the separating ranges and score them."""
-    from .analysis.report import closing_check
+    from .analysis.report import CHECK_OUTPUTS, closing_check
 
-    with Progress(console=err_console, transient=True) as progress:
+    _claim(landscape_dir, outputs=CHECK_OUTPUTS, force=force, resume=resume, inputs=[constraints],
+           what="the checks of an earlier run")
+    with _progress() as progress:
         task = progress.add_task("scoring sampled states (inside, then outside the ranges)", total=2 * n)
         cases, threshold = closing_check(landscape_dir, constraints, n=n, top=top, seed=seed, n_workers=workers,
                                          resume=resume, on_state=lambda _: progress.advance(task))
@@ -708,17 +798,22 @@ def km_integration(
         min=0, help="Control cases: the baseline retrained with seeds +1, +2, ... (the null for the designs).")] = 0,
     n_models: Annotated[int, typer.Option(min=10, help="Valid models per case.")] = 1000,
     generations: Annotated[Optional[int], typer.Option(help="NES generations per case (overrides the config).")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Keep the cases finished in --out and run the rest (same settings and measurements; others are "
+             "refused).")] = False,
+    force: FolderForceOption = False,
 ) -> None:
     """Integrate measured Km (local and subsystem-wide designs) and score the predicted ranges of the others."""
     from dataclasses import replace
 
     from .analysis.km_integration import study_design
-    from .generator.km_study import km_integration_study
+    from .generator.km_study import OUTPUTS, km_integration_study
     from .generator.settings import configured_settings
     from .parameterised import parameterise
 
     settings = configured_settings(config, generations=generations)
     model = parameterise(replace(settings.problem, fixed_km=None))
+    _claim(out, outputs=OUTPUTS, force=force, resume=resume, inputs=[measurements, truth, config, subsystems])
     design = study_design(model, out, measurements=measurements, truth=truth, truth_index=truth_index,
                           subsystems=subsystems, enzyme=enzyme, subsystem=subsystem, k=k, combinations=combinations,
                           seed=seed, controls=controls)
@@ -750,14 +845,24 @@ def _print_km_report(report, subsystem: str) -> None:
                       f"median sd ratio {shift['spread_ratio']:.3f}", highlight=False)
 
 
+#: exports of at least this many SBML files first say their size and duration
+LARGE_EXPORT = 100
+
+
 @command("export-sbml")
 def export_sbml(
     population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SBML file (one model) or folder (--all).")],
     index: Annotated[int, typer.Option(min=0, help="Row of the population to export.")] = 0,
-    all_models: Annotated[bool, typer.Option("--all", help="Export every valid model as OUT/model_<i>.xml.")] = False,
+    all_models: Annotated[bool, typer.Option("--all", help=(
+        "Export every valid model as OUT/model_<i>.xml (all written, or none: a temporary folder moved into place "
+        "at the end)."))] = False,
+    force: Annotated[bool, typer.Option(help=(
+        "Replace --out if it exists (with --all: first remove the model_<i>.xml files already in it; other files "
+        "there stay)."))] = False,
 ) -> None:
     """Write parameterised models as SBML Level 3 (checked with libSBML's consistency checks)."""
+    from ._files import write_folder_atomic
     from .interop.sbml import model_to_sbml, write_sbml
     from .parameterised import open_population
 
@@ -765,13 +870,30 @@ def export_sbml(
     rows = np.flatnonzero(pop.valid) if all_models else [index]
     if not all_models and index >= len(pop):
         raise RenaissanceError(f"{population}: --index {index}, but the population has {len(pop)} models")
-    if all_models:
-        out.mkdir(parents=True, exist_ok=True)
-    for i in rows:
-        path = out / f"model_{i}.xml" if all_models else out
-        text = model_to_sbml(problem.cm, problem.state, pop.km[i], pop.vmax[i], problem.units,
+    _claim(out, force=force, inputs=[population], outputs=("model_*.xml",) if all_models else None)
+
+    def sbml(i: int) -> str:
+        return model_to_sbml(problem.cm, problem.state, pop.km[i], pop.vmax[i], problem.units,
                              model_id=f"{problem.cm.model.name or 'model'}_{i}")
-        write_sbml(path, text)
+
+    def write_all(folder: Path) -> None:
+        start = time.perf_counter()
+        with _progress() as progress:
+            task = progress.add_task("writing SBML models", total=len(rows))
+            for k, i in enumerate(rows):
+                path = folder / f"model_{i}.xml"
+                write_sbml(path, sbml(i))
+                if k == 0 and len(rows) >= LARGE_EXPORT:
+                    size, seconds = path.stat().st_size, time.perf_counter() - start
+                    _print_warning(f"{out}: {len(rows):,} SBML files of {size / 1e6:.2g} MB each: about "
+                                   f"{len(rows) * size / 1e9:.2g} GB, {_duration(len(rows) * seconds)} (export one "
+                                   "model with --index, or fewer with a smaller population)")
+                progress.advance(task)
+
+    if all_models:
+        write_folder_atomic(out, write_all)
+    else:
+        write_sbml(out, sbml(index))
     console.print(f"wrote {len(rows)} SBML model(s) to {out} (lambda_max "
                   + ", ".join(f"{pop.lambda_max[i]:.4g}" for i in list(rows)[:5]) + (" ..." if len(rows) > 5 else "")
                   + " 1/h)", highlight=False, soft_wrap=True)
@@ -782,20 +904,27 @@ def import_sbml(
     sbml: Annotated[Path, typer.Argument(help="SBML file written by renaissance export-sbml.")],
     out: Annotated[Path, typer.Option(help="Folder for steady_state.csv and km.csv.")],
     model: ModelOption = ECOLI,
+    force: Annotated[bool, typer.Option(help="Replace steady_state.csv and km.csv if --out holds them.")] = False,
 ) -> None:
     """Read an exported SBML model back: its steady state and Km, checked against the YAML model."""
+    from ._files import write_folder_atomic
     from .interop.sbml import import_parameter_set
     from .model import compile_model, load_model
     from .stability.km import write_km_table
     from .steadystate import write_steady_state
 
+    _claim(out, outputs=("steady_state.csv", "km.csv"), force=force, inputs=[sbml, model])
     cm = compile_model(load_model(model))
     imported = import_parameter_set(sbml, cm)
-    out.mkdir(parents=True, exist_ok=True)
-    write_steady_state(imported.state, out / "steady_state.csv")
-    write_km_table(out / "km.csv", imported.km[None], cm.km_names)
+
+    def write_both(folder: Path) -> None:
+        write_steady_state(imported.state, folder / "steady_state.csv")
+        write_km_table(folder / "km.csv", imported.km[None], cm.km_names)
+
+    write_folder_atomic(out, write_both)
     console.print(f"{sbml}: {len(imported.state.concentrations)} species, {len(imported.state.fluxes)} fluxes "
-                  f"(rates of the imported parameters), Vmax reproduced to {imported.vmax_error:.1e} (relative); "
+                  f"(rates of the file's kinetic laws, equal to the model's rate laws to {imported.law_error:.1e}); "
+                  f"steady state to {imported.imbalance:.1e} of each species' turnover; "
                   f"wrote {out / 'steady_state.csv'}, {out / 'km.csv'}", highlight=False, soft_wrap=True)
 
 
@@ -804,11 +933,13 @@ def export_skimpy(
     population: PopulationArgument,
     out: Annotated[Path, typer.Option(help="SKiMpy population file (.h5/.hdf5).")],
     valid_only: Annotated[bool, typer.Option(help="Only the valid models.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Write a population in SKiMpy's layout (one dataset per parameter set; Km, Vmax, Keq)."""
     from .interop.skimpy import population_sets, write_skimpy_population
     from .parameterised import read_population
 
+    _claim(out, force=force, inputs=[population])
     rows = np.flatnonzero(read_population(population).valid) if valid_only else None
     sets = population_sets(population, rows)
     write_skimpy_population(out, sets)
@@ -825,12 +956,11 @@ def import_skimpy(
 ) -> None:
     """Read the constants of a SKiMpy population (Km, inhibition and activation constants) into a
     Km table, checked against the model; the file's other names are counted, unknown ones listed."""
-    from ._files import output_path
     from .interop.skimpy import import_constants, read_skimpy_population
     from .model import compile_model, load_model
     from .stability.km import write_km_table
 
-    output_path(out, force=force)
+    _claim(out, force=force, inputs=[population, model])
     sets = read_skimpy_population(population)
     kinetic = load_model(model)
     cm = compile_model(kinetic)
@@ -867,6 +997,7 @@ def init_command(
 
     cm = compile_model(load_model(model))
     starter = starter_files(cm, model, out)
+    _claim(out, outputs=tuple(starter.texts), force=force, inputs=[model])
     paths = write_starter(starter, out, force=force)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", soft_wrap=True)
     console.print(f"growth reaction: {starter.growth or 'none'} ({starter.growth_note}); {starter.exchanges} "
@@ -887,12 +1018,19 @@ def data_command(
     shipped = sorted(p for p in ECOLI.parent.iterdir() if p.suffix in {".yaml", ".csv", ".toml", ".txt", ".md"})
     clashes = [p.name for p in shipped if (out / p.name).exists()]
     if clashes and not force:
-        raise RenaissanceError(f"{out}: {clashes[:3]} exist ({len(clashes)} in all); pass --force to overwrite")
+        raise RenaissanceError(f"{out}: {', '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''} exist "
+                               f"({len(clashes)} of the {len(shipped)} files); pass --force to overwrite")
+    _claim(out, outputs=[p.name for p in shipped], force=force, inputs=shipped)
     out.mkdir(parents=True, exist_ok=True)
     for path in shipped:
         write_atomic(out / path.name, lambda tmp, source=path: Path(tmp).write_bytes(source.read_bytes()))
     console.print(f"copied {len(shipped)} files to {out}: " + ", ".join(p.name for p in shipped), soft_wrap=True)
 
+
+#: the main job's commands, listed first by --help in this order; the others follow as defined
+MAIN_JOB = ("train", "generate", "robustness", "bioreactor")
+app.registered_commands.sort(key=lambda info: MAIN_JOB.index(info.callback.__name__)
+                             if info.callback.__name__ in MAIN_JOB else len(MAIN_JOB))
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -14,13 +14,19 @@ VALID_LAMBDA_MAX = -2.5
 #: the paper's range of every Michaelis constant (mol/L): 1.3 uM .. 20 mM, and its logarithm
 KM_BOUNDS = (1.3e-6, 2e-2)
 LN_KM_BOUNDS = (math.log(KM_BOUNDS[0]), math.log(KM_BOUNDS[1]))
+#: the widest Km (any constant, mol/L) a file may give: 1 fM .. 100 M. No solute reaches 100 M
+#: (pure water is 55 M) and no binding constant is below 1 fM; a value outside is a typo or a
+#: wrong unit (1e300, 500 M), refused by the Km readers rather than computed with
+KM_WINDOW = (1e-15, 1e2)
 
 # --- settings several classes share, declared once (rule and default) -------------------------
 
-#: a random seed, an int >= 0
-SEED = Declaration(Int(0), 0)
-#: the validity threshold of lambda_max, 1/h
-THRESHOLD = Declaration(Float(), VALID_LAMBDA_MAX)
+#: a random seed, an int in [0, 2**63 - 1]: seeds are stored as int64 (checkpoints, population
+#: attributes) and torch takes no seed of 2**64 or more ("Overflow when unpacking long long")
+SEED = Declaration(Int(0, 2**63 - 1), 0)
+#: the validity threshold of lambda_max, 1/h: a finite negative number (a valid model's slowest
+#: mode decays; lambda_max >= 0 is not stable)
+THRESHOLD = Declaration(Float(high=0.0, high_open=True), VALID_LAMBDA_MAX)
 #: a ln(K / (mol/L)) range (low, high), stored as a tuple of floats
 LN_KM_RANGE = Declaration(Range(), LN_KM_BOUNDS)
 #: the return check of a robustness test (the study, its reward term, the landscape): every

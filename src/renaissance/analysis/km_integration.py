@@ -210,20 +210,39 @@ def pca_projection(baseline: np.ndarray, others: list[np.ndarray], n_components:
     return [(x - mean) @ Vt[:n_components].T for x in [baseline, *others]]
 
 
-def plot_pca(projections: list[np.ndarray], labels: list[str], stem) -> list:
-    """PC1/PC2 scatter of the unmeasured Km's populations; PNG + SVG."""
-    from .._plotting import pyplot, save_figure
+PCA_MARKERS = ("o", "^", "s", "D", "v", "P", "X")
+
+
+def plot_pca(projections: list[np.ndarray], labels: list[str], stem, title: str | None = None) -> list:
+    """PC1/PC2 scatter of the unmeasured Km's populations; PNG + SVG.
+
+    Larger populations are drawn first and each smaller one above them (zorder by size, then
+    order), larger and more opaque, each with its own marker, so a small design (e.g. ``local``, one case) is not hidden
+    under a large one (``control``, many cases). ``title``: the first title line (e.g. the state)."""
+    from .._plotting import pyplot, save_figure, wrapped_title
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for points, label in zip(projections, labels):
-        ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.4, label=label)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    drawn, top = {}, max(len(projections) - 1, 1)
+    for rank, i in enumerate(pca_draw_order(projections)):  # the later, the larger and more opaque
+        points = projections[i]
+        drawn[i] = ax.scatter(points[:, 0], points[:, 1], s=4 + 6 * rank / top, alpha=0.25 + 0.5 * rank / top,
+                              marker=PCA_MARKERS[i % len(PCA_MARKERS)], color=f"C{i}", linewidths=0, zorder=2 + rank,
+                              label=f"{labels[i]} ({len(points)} models)")
     ax.set_xlabel("PC1 of the baseline (ln Km, centred)")
     ax.set_ylabel("PC2")
-    ax.set_title("Km without measurements: baseline vs integration")
-    ax.legend(fontsize=7, markerscale=4)
+    ax.set_title(wrapped_title(title or "", "Km without measurements: baseline vs integration",
+                               "smaller populations drawn on top, larger markers", width=80), fontsize=9)
+    legend = ax.legend(handles=[drawn[i] for i in sorted(drawn)], fontsize=7, markerscale=2.5)  # the given order
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)
     fig.tight_layout()
     return save_figure(fig, stem)
+
+
+def pca_draw_order(projections: list[np.ndarray]) -> list[int]:
+    """Indices of ``projections`` from the largest population to the smallest (ties: given order)."""
+    return sorted(range(len(projections)), key=lambda i: (-len(projections[i]), i))
 
 
 def write_overlap_table(path, rows: list[dict]) -> None:

@@ -20,8 +20,9 @@ model without a growth reaction -- is back within ``tolerance`` ``time_min`` min
 * ``slow_mode`` -- stable, but no set reached the threshold (large pools make slow modes);
 * ``no_finite_lambda_max`` -- every Vmax or Jacobian was non-finite.
 
-:func:`landscape_study` runs every state as a Ray task (a local Ray instance started and stopped
-by the call, or an existing cluster at ``ray_address``); ``n_workers=0`` runs the same function
+:func:`landscape_study` runs every state as a Ray task (a private local Ray instance on loopback,
+started and stopped by the call and gone with its process, see :mod:`renaissance.plumbing.local_ray`;
+or an existing cluster at ``ray_address``); ``n_workers=0`` runs the same function
 in this process. Each finished state is appended to ``OUT/landscape.csv`` at once; a resumed
 study keeps the finished states and runs the others; at the end the table is rewritten in state
 order. Each state's random numbers come from ``default_rng([seed, state])``, so the table (all
@@ -31,7 +32,9 @@ columns but ``seconds``) does not depend on the number of workers or the order o
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 import os
 import time
@@ -49,7 +52,8 @@ from ..config import ConfigError, build, km_bounds_to_ln, read_config, refuse_un
 from ..dynamics.robustness import RobustnessSettings, returned, robustness_problem, run_model
 from ..errors import RenaissanceError, SteadyStateError, StructureError, located
 from ..model.compiled import CompiledModel
-from ..plumbing.resumable import ResultTable, refuse_changed_settings
+from ..plumbing.local_ray import ray_session
+from ..plumbing.resumable import Inputs, ResultTable, model_digest, refuse_changed_settings
 from ..plumbing.streaming import csv_text
 from ..settings import PERTURBATION, RETURN_TIME_MIN, RETURN_TOLERANCE, SEED, UnitSettings
 from ..stability import back_calculate_vmax, jacobians_and_vmax, prepare_stability
@@ -226,7 +230,10 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
     (Km sets), ``robust_models`` (count), ``reason``, ``dominant_species``, ``detail`` (text) and
     ``seconds`` (s). The settings go to ``out_dir/landscape.toml`` with ``inputs`` (e.g. the model
     and states paths) as its ``[inputs]`` table; resuming with other settings is a
-    :class:`~renaissance.plumbing.resumable.ResumeError` naming them (``inputs`` are not compared).
+    :class:`~renaissance.plumbing.resumable.ResumeError` naming them (the paths of ``inputs`` are not
+    compared: files may move). What the rows are computed from is, by digest
+    (``out_dir/landscape.inputs.json``): another model, or another state at an index both runs
+    score (another states file), is a ``ResumeError`` too; either leaves every file as it was.
 
     ``n_workers``: Ray workers of the local instance (default: all cores) or tasks in flight on a
     cluster; 0 runs in this process without Ray. ``resume`` keeps the finished states of an
@@ -239,17 +246,27 @@ def landscape_study(cm: CompiledModel, states: list[SteadyState], settings: Land
     indices = list(range(len(states))) if indices is None else [int(i) for i in indices]
     if path.exists() and not resume:
         raise RenaissanceError(f"{path} exists: pass resume=True (--resume) to continue it, or use another directory")
-    if resume and path.exists() and config.exists():
-        refuse_changed_settings(out, settings_dict(load_landscape_settings(config)), settings_dict(settings),
-                                "use another directory")
-    write_text_atomic(config, toml_text({**settings_dict(settings), **({"inputs": inputs} if inputs else {})}))
     table = ResultTable(path, COLUMNS, lambda row: [[_text(row[c]) for c in COLUMNS]],
-                        lambda _, rows: dict(zip(COLUMNS, rows[0])), key=lambda row: int(row["state"]))
-    finished = table.run(zip(indices, states), partial(_score_states, cm, settings, n_workers, ray_address),
+                        lambda _, rows: dict(zip(COLUMNS, rows[0])), key=lambda row: int(row["state"]),
+                        inputs=Inputs({"model": model_digest(cm)}, lambda item: state_digest(item[1]), "states"))
+    items = list(zip(indices, states))
+    if resume:
+        if path.exists() and config.exists():
+            refuse_changed_settings(out, settings_dict(load_landscape_settings(config)), settings_dict(settings),
+                                    "use another directory")
+        table.refuse_changes(items, "use another directory")
+    write_text_atomic(config, toml_text({**settings_dict(settings), **({"inputs": inputs} if inputs else {})}))
+    finished = table.run(items, partial(_score_states, cm, settings, n_workers, ray_address),
                          resume=resume, on_item=on_state)
     rows = [{c: _text(r[c]) for c in COLUMNS} for _, r in sorted(finished.results.items())]
     write_text_atomic(path, csv_text([COLUMNS] + [[r[c] for c in COLUMNS] for r in rows]))
     return Landscape(rows, time.perf_counter() - start, finished.ran)
+
+
+def state_digest(state: SteadyState) -> str:
+    """A short SHA-256 digest (16 hex digits) of a state's concentrations, fluxes and Keq overrides."""
+    text = json.dumps([state.concentrations, state.fluxes, state.k_equilibrium], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _score_states(cm, settings: LandscapeSettings, n_workers, ray_address, todo, record) -> None:
@@ -272,20 +289,12 @@ def read_landscape(out_dir: str | os.PathLike) -> Landscape:
 
 
 def _run_on_ray(cm, todo, settings, record, n_workers, ray_address) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise RenaissanceError("the landscape runs on Ray: pip install 'ray>=2.9' (or n_workers=0)") from None
-    started = not ray.is_initialized()
-    if started:
-        if ray_address:
-            ray.init(address=ray_address, log_to_driver=False)
-        else:  # workers import this package from where the driver found it (also from a checkout)
-            package_root = str(Path(__file__).resolve().parents[2])
-            path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-            ray.init(num_cpus=n_workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=256 * 1024**2, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    try:
+    """Score ``todo`` as Ray tasks on a private local instance (loopback only, gone with this
+    process: :mod:`renaissance.plumbing.local_ray`) or on the cluster at ``ray_address``."""
+    # workers import this package from where the driver found it (also from a checkout)
+    package_root = str(Path(__file__).resolve().parents[2])
+    with ray_session(ray_address, n_workers, package_root,
+                     missing="the landscape runs on Ray: pip install 'ray>=2.9' (or n_workers=0)") as ray:
         task = ray.remote(num_cpus=1)(score_state)
         cm_ref, settings_ref = ray.put(cm), ray.put(settings)
         in_flight_max = 4 * (n_workers or int(ray.available_resources().get("CPU", 1)))
@@ -298,9 +307,6 @@ def _run_on_ray(cm, todo, settings, record, n_workers, ray_address) -> None:
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             record(ray.get(finished[0]))
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _text(value) -> str:

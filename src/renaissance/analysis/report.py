@@ -49,6 +49,12 @@ from .maps import (
 from .ranges import SAMPLER_KINDS, Separation, plot_ranges, ranges_csv, separating_ranges
 
 ROBUST_FRACTION = 0.5
+#: what ``renaissance landscape-check`` writes into the landscape folder
+CHECK_OUTPUTS = ("check_inside", "check_outside")
+#: what ``renaissance landscape`` writes into its --out folder (the table, its settings and inputs, the
+#: ranges, the map; the checks of an earlier landscape, which a new one makes stale)
+OUTPUTS = ("landscape.csv", "landscape.toml", "landscape.*.json", "ranges.csv", "ranges_fast.png", "ranges_fast.svg",
+           "ranges_robust.png", "ranges_robust.svg", "embedding.csv", "map.png", "map.svg", *CHECK_OUTPUTS)
 
 
 @dataclass(frozen=True)

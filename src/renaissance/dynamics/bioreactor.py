@@ -38,6 +38,7 @@ naming the file and them; ``renaissance init`` writes a starter medium for any m
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,12 +46,12 @@ from pathlib import Path
 import numpy as np
 
 from .._declare import NON_NEGATIVE, POSITIVE, Choice, Declared, Pair, Table, setting
-from .._plotting import pyplot, save_figure
+from .._plotting import pyplot, save_figure, wrapped_title
 from ..config import build, read_config
 from ..errors import MediumError, RenaissanceError, located
 from ..growth import guess_growth_reaction
 from ..model.compiled import CompiledModel
-from ..plumbing.resumable import ResultTable, array_digest, in_pool
+from ..plumbing.resumable import ResultTable, array_digest, in_pool, population_inputs
 from ..settings import UnitSettings
 from .integrate import IntegrationSettings, integrate
 from .system import rate_laws
@@ -354,14 +355,17 @@ def _species(context: ReactorContext) -> list[str]:
 
 
 def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, out_dir: str | os.PathLike, *,
-                     models=None, resume: bool = False, n_workers: int | None = None, on_model=None) -> list[ReactorRun]:
+                     models=None, resume: bool = False, n_workers: int | None = None, on_model=None,
+                     files: Mapping[str, str] | None = None) -> list[ReactorRun]:
     """Simulate every model (rows of ``km`` (N, n_km) mol/L and ``vmax`` (N, n_rxn)) in a process pool.
 
     Rows ``model,time_h,status,biomass,<species>`` stream to ``out_dir/timecourses.csv`` as each
     model finishes, one per time of ``context.times``: the population index, the time (h), the
     run's status, the biomass (g/L) and each dynamic medium species (mol/L). The settings (reactor,
     units, times) go to ``out_dir/timecourses.settings.json`` (:mod:`renaissance.plumbing.resumable`). ``resume`` keeps
-    the finished models; other settings than the saved ones are a :class:`.resumable.ResumeError`.
+    the finished models; other settings than the saved ones, another model or other Km/Vmax for a
+    model index of both runs are a :class:`.resumable.ResumeError`. ``files``: SHA-256 digests of the
+    files the models come from (``ParameterisedModel.files.digests()``), compared on resume as well.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -371,7 +375,8 @@ def bioreactor_study(context: ReactorContext, km: np.ndarray, vmax: np.ndarray, 
                 "steady_state": array_digest(context.ln_x)}
     table = ResultTable(out / TIMECOURSES, ["model", "time_h", "status", "biomass", *species],
                         partial(_run_rows, species), partial(_run_from_rows, species), key=lambda run: run.model,
-                        rows_per_item=len(context.times), settings=settings)
+                        rows_per_item=len(context.times), settings=settings,
+                        inputs=population_inputs(context.cm, files))
     done = table.run([(int(m), km[i], vmax[i]) for i, m in enumerate(models)],
                      in_pool(_reactor_task, context, n_workers), resume=resume, on_item=on_model).results
     return [done[int(m)] for m in models]
@@ -404,28 +409,69 @@ def culture_summary(runs: list[ReactorRun], report: dict[str, str], medium: dict
 
 
 def plot_reactor(runs: list[ReactorRun], out_dir: str | os.PathLike, highlight=(),
-                 report: dict[str, str] | None = None) -> list[Path]:
-    """The biomass and each ``report`` species (species: label) over time for every model
-    (highlighted: the models of ``highlight``, e.g. those matching a measured fermentation,
-    :mod:`.measured`); up to four panels a row."""
+                 report: dict[str, str] | None = None, title: str | None = None,
+                 highlight_label: str = "matching the measured fermentation") -> list[Path]:
+    """The biomass and each ``report`` species (species: label) over time for every model, one
+    colour per model (tab10 up to ten models, else viridis by order), up to four panels a row,
+    the legend right of the panels. Models of ``highlight`` (e.g. those matching a measured
+    fermentation, :mod:`.measured`) are drawn thick and named with ``highlight_label``.
+    ``title``: the title's first line (e.g. the population and its state; default: the count)."""
     plt = pyplot()
 
     panels = (("biomass", "biomass (g/L)"), *((s, f"{label} (mol/L)") for s, label in (report or {}).items()))
     columns = min(len(panels), 4)
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(13 / 3 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(13 / 3 * columns + 2.4, 3.6 * rows + 0.5), squeeze=False,
+                             layout="constrained")
     axes = axes.ravel()
     for ax in axes[len(panels):]:
         ax.set_axis_off()
-    for run in runs:
+    colors = reactor_colors(len(runs))
+    for run, color in zip(runs, colors):
         best = run.model in highlight
+        label = f"model {run.model}" + (f", {highlight_label}" if best else "")
         for ax, (name, _) in zip(axes, panels):
             series = run.biomass if name == "biomass" else run.medium.get(name)
             if series is not None:
-                ax.plot(run.t, series, color="C3" if best else "C0", alpha=0.9 if best else 0.3,
-                        linewidth=1.2 if best else 0.7)
+                ax.plot(run.t, series, color=color, alpha=1.0 if best else 0.75, linewidth=2.4 if best else 1.0,
+                        zorder=3 if best else 2, label=label)
     for ax, (_, label) in zip(axes, panels):
         ax.set_xlabel("time (h)")
         ax.set_ylabel(label)
-    fig.tight_layout()
+    _reactor_legend(fig, axes[0], highlight_label)
+    fig.suptitle(reactor_title(runs, highlight, title, highlight_label), fontsize=9)
     return save_figure(fig, Path(out_dir) / "bioreactor")
+
+
+def reactor_colors(n: int) -> list:
+    """``n`` distinct colours: the tab10 cycle up to ten, else evenly spaced along viridis."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.95, n)]
+
+
+def _reactor_legend(fig, ax, highlight_label: str, max_entries: int = 15) -> None:
+    """A legend right of the panels: every model up to ``max_entries`` lines, else the highlighted
+    ones and one entry for the others (coloured by order)."""
+    from matplotlib.lines import Line2D
+
+    lines = ax.get_lines()
+    if len(lines) > max_entries:
+        shown = [line for line in lines if highlight_label in line.get_label()][:max_entries - 1]
+        lines = [*shown, Line2D([], [], color="0.5", linewidth=1.0, label=f"{len(lines) - len(shown)} other models "
+                                                                         "(colour: order, viridis)")]
+    if lines:
+        fig.legend(handles=lines, loc="outside right upper", fontsize=7)
+
+
+def reactor_title(runs: list[ReactorRun], highlight, title: str | None = None,
+                  highlight_label: str = "matching the measured fermentation") -> str:
+    """``title`` (default: "batch bioreactor"), then the number of models, the time span and the
+    highlighted count."""
+    hours = max((float(run.t[-1]) for run in runs if len(run.t)), default=0.0)
+    marked = sum(run.model in highlight for run in runs)
+    what = f"{len(runs)} models over {hours:g} h" + (f"; thick lines: {marked} models {highlight_label}"
+                                                    if marked else "")
+    return wrapped_title(title or "batch bioreactor", what, width=120)

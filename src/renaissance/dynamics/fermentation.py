@@ -43,6 +43,11 @@ from .measured import (
     write_fit_table,
 )
 
+#: what ``renaissance bioreactor`` writes into its --out folder (the table, its settings and
+#: inputs, the figures, the fit and the limitation tables)
+OUTPUTS = ("timecourses.csv", "timecourses.*.json", "bioreactor.png", "bioreactor.svg", FIT_TABLE, "fit.png",
+           "fit.svg", LIMITATION_TABLE)
+
 
 @dataclass(frozen=True, kw_only=True)
 class FermentationOptions:
@@ -101,6 +106,21 @@ def _experiment(model: ParameterisedModel, options: FermentationOptions, simulat
     return experiment
 
 
+#: a run "grew" when its final biomass is at least this multiple of the inoculum
+GROWN_FOLD = 2.0
+
+
+def run_counts(runs: list[ReactorRun], hours: float) -> str:
+    """One line: how many runs were integrated to the end, how many of those grew (final biomass
+    >= :data:`GROWN_FOLD` x the inoculum), and the statuses of the others."""
+    done = [r for r in runs if r.status == "ok"]
+    grew = sum(r.biomass[-1] >= GROWN_FOLD * r.biomass[0] for r in done)
+    others = Counter(r.status for r in runs if r.status != "ok")
+    line = (f"{len(runs)} models: {len(done)} integrated to {hours:g} h ({grew} grew at least {GROWN_FOLD:g}-fold, "
+            f"{len(done) - grew} did not)")
+    return line + "".join(f", {n} {status}" for status, n in others.most_common())
+
+
 def fermentation_study(model: ParameterisedModel, km: np.ndarray, vmax: np.ndarray, models: np.ndarray,
                        out_dir: str | os.PathLike, options: FermentationOptions = FermentationOptions(), *,
                        resume: bool = False, n_workers: int | None = None,
@@ -126,10 +146,9 @@ def fermentation_study(model: ParameterisedModel, km: np.ndarray, vmax: np.ndarr
     if on_start is not None:
         on_start(len(models))
     runs = bioreactor_study(context, km, vmax, out, models=models, resume=resume, n_workers=n_workers,
-                            on_model=on_model)
+                            on_model=on_model, files=model.files.digests())
     result = FermentationReport(runs, lines=lines)
-    statuses = Counter(r.status for r in runs)
-    lines.append(f"{len(runs)} models: " + ", ".join(f"{n} {status}" for status, n in statuses.most_common()))
+    lines.append(run_counts(runs, options.hours))
     summary = culture_summary(runs, report, settings.medium, options.hours)
     if summary:
         lines.append(summary)
@@ -144,7 +163,9 @@ def fermentation_study(model: ParameterisedModel, km: np.ndarray, vmax: np.ndarr
             lines.append(f"best {len(ranked)} (model: worst series error): "
                          + ", ".join(f"{f.model}: {100 * f.worst:.3g}%" for f in ranked))
         result.files += [out / FIT_TABLE, *plot_fit(runs, result.fits, experiment, out, closest=options.keep)]
-    result.files = [out / "timecourses.csv", *plot_reactor(runs, out, matching, report), *result.files]
+    state = Path(model.settings.state_label).name if model.settings is not None else model.label
+    title = f"{len(runs)} models of {model.cm.model.name or 'the model'} at {state}, {options.hours:g} h"
+    result.files = [out / "timecourses.csv", *plot_reactor(runs, out, matching, report, title=title), *result.files]
     if options.explain:
         best = ([f.model for f in result.fits if f.ok] if result.fits is not None
                 else [r.model for r in runs if r.status == "ok"])[:options.explain]

@@ -42,7 +42,7 @@ from ..errors import RenaissanceError
 from ..growth import guess_growth_reaction, resolve_growth
 from ..model.compiled import CompiledModel
 from ..parameterised.model import ParameterisedModel
-from ..plumbing.resumable import ResultTable, array_digest, in_pool
+from ..plumbing.resumable import ResultTable, array_digest, in_pool, population_inputs
 from ..settings import PERTURBATION, RETURN_TOLERANCE, SEED, UnitSettings
 from ..shipped import ROBUSTNESS_GROUPS, model_presets
 from ..steadystate import SteadyState, state_arrays
@@ -54,6 +54,8 @@ from .robustness_report import LAB_TOLERANCE, paper_value
 from .system import cell_ode
 
 RUNS = "runs.csv"
+#: what ``renaissance robustness`` writes into its --out folder (the table, its settings and inputs, the figure)
+OUTPUTS = (RUNS, "runs.*.json", "summary.csv", "trajectories.png", "trajectories.svg")
 @dataclass(frozen=True, kw_only=True)
 class RobustnessSettings(Declared, table="robustness"):
     """Perturbation size ``perturbation`` (p: +-p x*), ``n_perturbations`` per model, check
@@ -235,7 +237,8 @@ def model_task(context: tuple[RobustnessProblem, RobustnessSettings], model: int
 
 def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarray, settings: RobustnessSettings,
                      out_dir: str | os.PathLike, *, models: Iterable[int] | None = None, resume: bool = False,
-                     n_workers: int | None = None, on_model: Callable[[ModelResult], None] | None = None) -> "StudyResult":
+                     n_workers: int | None = None, on_model: Callable[[ModelResult], None] | None = None,
+                     files: Mapping[str, str] | None = None) -> "StudyResult":
     """Run every model (rows of ``km`` (N, n_km) mol/L and ``vmax`` (N, n_rxn)); stream to ``out_dir/runs.csv``.
 
     ``runs.csv`` has one row per model, perturbation and check time, written as each model
@@ -247,8 +250,11 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
 
     ``models``: the population indices of the rows (default 0..N-1), used for seeds and output.
     ``resume``: keep the finished models of ``out_dir`` and run only the others; other settings
-    than the saved ones are a :class:`.resumable.ResumeError` naming them.
+    than the saved ones, another model or other Km/Vmax for a model index of both runs (another
+    population) are a :class:`.resumable.ResumeError` naming them (inputs digests in ``runs.inputs.json``).
     ``n_workers``: processes (default: all cores; 1 runs in this process).
+    ``files``: SHA-256 digests of the files the models come from (``ParameterisedModel.files.digests()``),
+    compared on resume as well.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,7 +262,8 @@ def robustness_study(problem: RobustnessProblem, km: np.ndarray, vmax: np.ndarra
     table = ResultTable(out / RUNS, _header(problem), partial(_rows, settings=settings),
                         partial(_result_from_rows, settings=settings), key=lambda result: result.model,
                         rows_per_item=settings.n_perturbations * len(settings.times_min),
-                        settings={**asdict(settings), "steady_state": array_digest(problem.ln_x)})
+                        settings={**asdict(settings), "steady_state": array_digest(problem.ln_x)},
+                        inputs=population_inputs(problem.cm, files))
     done = table.run([(int(m), km[i], vmax[i]) for i, m in enumerate(models)],
                      in_pool(model_task, (problem, settings), n_workers), resume=resume, on_item=on_model).results
     study = StudyResult(problem, settings, [done[int(m)] for m in models])

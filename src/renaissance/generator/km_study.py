@@ -8,9 +8,10 @@ Layout of ``OUT``::
     OUT/<case>/population.h5      valid models of the case's generator
     OUT/overlap.csv               case, Km, reaction, subsystem, integrated, overlap score
     OUT/summary.csv               per design and Km: baseline vs integrated overlap, improved
-OUT/subsystems.csv            per design and subsystem: mean overlaps, Km improved
+    OUT/subsystems.csv            per design and subsystem: mean overlaps, Km improved
     OUT/shift.csv                 per case: shift of the unmeasured Km from the baseline
     OUT/pca.png|svg               PC1/PC2 of the unmeasured Km, baseline vs cases
+    OUT/twin_measurements.csv     the 'measured' Km of a twin experiment (--truth)
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ from ..errors import RenaissanceError
 from ..parameterised.model import ParameterisedModel
 from .population import generate_population, read_population
 from .settings import TrainSettings, settings_to_dict
-from .training import CHECKPOINT, CONFIG, FINAL, load_run_settings, train
+from .training import CONFIG, FINAL, load_run_settings, train
+
+#: what ``renaissance km-integration`` writes into its --out folder (see the layout above)
+OUTPUTS = ("baseline", "local", "subsystem_*", "control_*", "twin_measurements.csv", "overlap.csv", "summary.csv",
+           "subsystems.csv", "shift.csv", "pca.png", "pca.svg")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def run_case(settings: TrainSettings, model: ParameterisedModel, case: Case, mea
         raise RenaissanceError(f"{run_dir}: holds a run with other training settings; use another output directory")
     case_model = model.with_fixed(text, str(path), settings.problem)
     if not (run_dir / FINAL).exists():
-        train(settings, run_dir, resume=(run_dir / CHECKPOINT).exists(), on_generation=on_generation, model=case_model)
+        train(settings, run_dir, resume=(run_dir / CONFIG).exists(), on_generation=on_generation, model=case_model)
     population = case_dir / "population.h5"
     if not population.exists():
         generate_population(run_dir, n_models, population, seed=seed, valid_only=True, model=case_model)
@@ -143,7 +148,7 @@ def km_integration_study(settings: TrainSettings, model: ParameterisedModel, mea
     projections = pca_projection(base, [r.ln_km[:, unmeasured] for r in results[1:]])
     designs = list(dict.fromkeys(design_of(r.case) for r in results))  # one colour per design
     plot_pca([np.vstack([p for p, r in zip(projections, results) if design_of(r.case) == d]) for d in designs],
-             designs, out / "pca")
+             designs, out / "pca", title=f"model {model.cm.model.name} at {Path(model.label).name}")
     return StudyReport(results, summary, shifts)
 
 

@@ -13,9 +13,11 @@ import numpy as np
 import torch
 
 from .._files import write_hdf5_atomic
+from .._validation import check_device, check_int
 from ..errors import SettingsError
 from ..parameterised.model import ParameterisedModel, parameterise
 from ..parameterised.population import PopulationWriter, open_population, read_population
+from ..settings import SEED
 from ..stability import REASONS
 from .checkpoint import load_checkpoint
 from .network import network_layout
@@ -74,6 +76,9 @@ def generate_population(
 
     The population depends on ``seed`` and ``chunk_size`` (latent noise is drawn per chunk).
     """
+    check_device(device)
+    check_int(n, "n")
+    SEED.rule.check(seed, "seed")
     if valid_only and not stability:
         raise SettingsError("valid_only needs stability=True")
     settings = load_run_settings(run_dir)

@@ -118,9 +118,12 @@ class NESSettings(Declared, table="nes"):
 
     generations: int = setting(50, Int(0))
     population: int = setting(20, Int(2))
-    sigma: float = setting(0.002, POSITIVE)
+    # sigma and learning_rate are at most 1 (presets: 0.002 / 1e-4, paper 0.01 / 1e-3): the weights
+    # start within +-0.13 (Glorot), so a perturbation or a step of 1 per weight saturates every
+    # tanh and leaves nothing to search; 1e300 overflowed the weights to NaN
+    sigma: float = setting(0.002, Float(0.0, 1.0, low_open=True))
     models_per_child: int = setting(100, Int())
-    learning_rate: float = setting(1e-4, NON_NEGATIVE)
+    learning_rate: float = setting(1e-4, Float(0.0, 1.0))
     lr_decay: float = setting(0.03, Float(0.0, 1.0, high_open=True))
     antithetic: bool = True
     common_latent: bool = True
@@ -273,6 +276,9 @@ def configured_settings(config: str | os.PathLike | None = None, *, preset: str 
         data = settings_to_dict(load_settings(config))
         if state is not None:
             path = shipped_state(state) if model is None else Path(state)
+            if not path.is_file():
+                names = f"a shipped state ({', '.join(SHIPPED_STATES)}) or " if model is None else ""
+                raise ConfigError(f"--state {state}: not {names}a steady-state file (id,kind,value CSV)")
             data["problem"] = {**{k: v for k, v in data["problem"].items() if k not in ("states", "state_index")},
                                "steady_state": str(path)}
     for key, value in (("preset", preset), ("seed", seed)):

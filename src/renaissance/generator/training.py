@@ -10,10 +10,11 @@ killed at any point and resumed ends with the same weights and history as an uni
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from .._files import write_npz_atomic, write_text_atomic
+from .._validation import check_device
 from ..dynamics.robustness import model_task
 from ..errors import RenaissanceError
 from ..parameterised.fixed import FixedKm
@@ -36,10 +38,15 @@ from .network import Layout, forward, init_parameters, network_layout, to_ln_km
 from .robust_reward import RobustnessReward, robustness_reward, robustness_scores
 from .settings import GeneratorSettings, TrainSettings, load_settings, save_settings
 
+#: one INFO line per generation (``logging.basicConfig(level=logging.INFO)`` shows them)
+_log = logging.getLogger(__name__)
+
 CONFIG = "config.toml"
 HISTORY = "history.csv"
 FORWARD_ROWS = 4096
 FINAL = "final.npz"
+#: what ``renaissance train`` writes into its --out folder (a run, the runs of --repeats, figures)
+OUTPUTS = (CONFIG, CHECKPOINT, HISTORY, FINAL, "figures", "seed_*")
 #: random constant sets probed for a Km-independent unstable mode before training
 PROBE_SETS = 32
 
@@ -145,6 +152,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     reward: Reward | None = None,
+    allow_import: bool | Iterable[str] = False,
     n_threads: int | None = None,
     device: str = "cpu",
     on_generation: Callable[[dict], None] | None = None,
@@ -161,13 +169,20 @@ def train(
         Created if needed. Holds ``config.toml``, ``checkpoint.npz``, ``history.csv`` and, at
         the end, ``final.npz`` (the final generator's fresh sample).
     resume : bool
-        Continue the run in ``run_dir`` from its last checkpoint.
+        Continue the run in ``run_dir`` from its last checkpoint; a run stopped before its first
+        checkpoint starts afresh from its ``config.toml`` (said through ``on_note``).
     overwrite : bool
-        Start afresh even if ``run_dir`` holds a run.
+        Start afresh even if ``run_dir`` holds a run (any of its files: a ``config.toml`` or
+        ``history.csv`` without a checkpoint too).
     reward : callable, optional
         Overrides ``settings.nes.reward`` (see :mod:`.rewards` for the signature).
+    allow_import : bool or module names
+        A ``"package.module:function"`` reward of the settings is imported (running the module's
+        code) only when True or naming that module; else it is refused before anything is written.
     on_generation : callable, optional
-        Called after each generation with that generation's history row (a dict).
+        Called after each generation with that generation's history row (a dict). Each
+        generation is also logged at INFO by the logger ``renaissance.generator.training``
+        (``logging.basicConfig(level=logging.INFO)`` prints them).
     on_note : callable, optional
         Called with a warning found before training: an unstable mode that every one of
         ``PROBE_SETS`` random constant sets shares (:func:`km_independent_mode`).
@@ -178,31 +193,39 @@ def train(
     raises :class:`~renaissance.errors.StructureError` before anything is written.
     """
     run_dir = Path(run_dir)
+    check_device(device)
+    fresh = not resume or not (run_dir / CHECKPOINT).exists()
     if resume:
         settings = load_run_settings(run_dir)
-    elif (run_dir / CHECKPOINT).exists() and not overwrite:
-        raise RenaissanceError(f"{run_dir}: holds a training run; resume it or choose overwrite")
+        _remove_partial_files(run_dir)
+        if fresh and on_note is not None:
+            on_note(f"{run_dir}: no {CHECKPOINT} (the run stopped before its first generation); starting afresh "
+                    f"from its {CONFIG}")
+    elif not overwrite and _run_files(run_dir):
+        raise RenaissanceError(f"{run_dir}: holds a training run ({', '.join(_run_files(run_dir))}); resume it or "
+                               "choose overwrite")
     problem = model if model is not None and not resume else parameterise(settings.problem)
     check_structure(problem.cm, problem.state, problem.units, problem.label)
-    if on_note is not None and not resume:
+    if on_note is not None and fresh:
         low, high = settings.generator.output_bounds(problem.cm.km_kinds)
         probe = np.random.default_rng(settings.seed).uniform(low, high, (PROBE_SETS, problem.n_km))
         mode = km_independent_mode(problem.stability, probe)
         if mode is not None:
             on_note(f"{problem.label}: {mode.describe()}")
     layout = network_layout(settings.generator, len(problem.free))
-    reward_fn = resolve_reward(reward if reward is not None else settings.nes.reward)
+    reward_fn = resolve_reward(reward if reward is not None else settings.nes.reward, allow_import,
+                               str(run_dir / CONFIG) if resume else "[nes] reward")
     nes, gen = settings.nes, settings.generator
     rng = torch.Generator(device=device)
-    if resume:
-        _remove_partial_files(run_dir)
+    if not fresh:
         state = load_checkpoint(run_dir, device)
         rng.set_state(state.rng_state)
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in (CHECKPOINT, FINAL, HISTORY):  # a previous run's files (overwrite)
             (run_dir / stale).unlink(missing_ok=True)
-        save_settings(settings, run_dir / CONFIG)
+        if not resume:  # resumed without a checkpoint: its config.toml is what this run reads
+            save_settings(settings, run_dir / CONFIG)
         rng.manual_seed(settings.seed)
         theta = init_parameters(layout, torch.Generator().manual_seed(settings.seed)).to(device)
         state = RunState(theta, nes.learning_rate, 0, rng.get_state())
@@ -211,6 +234,7 @@ def train(
     with ModelPool(model_task, robust.context, n_threads) if robust else nullcontext() as pool:
         while state.generation < nes.generations:
             row, lam = _generation(state, settings, layout, problem, reward_fn, rng, robust, pool, n_threads, device)
+            _refuse_non_finite(state.theta, run_dir, state.generation, nes)
             state.learning_rate *= 1.0 - nes.lr_decay
             state.generation += 1
             state.rng_state = rng.get_state()
@@ -219,6 +243,9 @@ def train(
             state.lambda_max.append(lam.ravel())
             save_checkpoint(run_dir, state)
             _write_history_csv(run_dir / HISTORY, state.history)
+            _log.info("%s: gen %d/%d, generator valid %.1f%%, median lambda_max %.3g 1/h, %.2f s", run_dir,
+                      state.generation, nes.generations, 100 * row["generator_incidence"],
+                      row["generator_lambda_q50"], row["seconds"])
             if on_generation is not None:
                 on_generation(row)
 
@@ -255,6 +282,18 @@ def _generation(state: RunState, settings: TrainSettings, layout: Layout, proble
         state.generation + 1, valid.mean(), *monitored, rewards.max(), rewards.mean(), robustness.mean(), *q,
         state.learning_rate, lam.size, time.perf_counter() - start)))
     return row, lam
+
+
+def _refuse_non_finite(theta: torch.Tensor, run_dir: Path, finished: int, nes) -> None:
+    """Stop a run whose NES update made a weight NaN or infinite (steps far too large): one error,
+    raised before anything of that generation is written, so the checkpoint of the last finished
+    generation (``finished``) stays as it was."""
+    if bool(torch.isfinite(theta).all()):
+        return
+    kept = f"{run_dir / CHECKPOINT} keeps generation {finished}" if finished else "no generation was checkpointed"
+    raise RenaissanceError(f"{run_dir}: generation {finished + 1}: the NES update made the generator's weights NaN or "
+                           f"infinite (nes.learning_rate {nes.learning_rate:g}, nes.sigma {nes.sigma:g}: steps far too "
+                           f"large); training stopped, {kept}")
 
 
 def _monitor(theta: torch.Tensor, generation: int, settings: TrainSettings, layout: Layout, problem: ParameterisedModel,
@@ -316,6 +355,11 @@ def _write_history_csv(path: Path, history: dict[str, list[float]]) -> None:
     for values in zip(*(history[c] for c in HISTORY_COLUMNS)):
         rows.append(",".join(repr(v) for v in values))
     write_text_atomic(path, "\n".join(rows) + "\n")
+
+
+def _run_files(run_dir: Path) -> list[str]:
+    """The files of a training run in ``run_dir`` (even a config or history without a checkpoint)."""
+    return [name for name in (CONFIG, CHECKPOINT, HISTORY, FINAL) if (run_dir / name).exists()]
 
 
 def _remove_partial_files(run_dir: Path) -> None:

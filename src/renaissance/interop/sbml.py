@@ -18,7 +18,11 @@ element's name (``R-1`` -> id ``R_1``, name ``R-1``).
 
 libSBML writes doubles with 15 significant digits, so values read back agree to ~5e-15
 relative. Import (:func:`read_sbml`) reads back exactly this subset: species with their compartments,
-initial concentrations and boundary flags, the parameters by name, and each reaction's id.
+initial concentrations and boundary flags, the parameters by name, each reaction's id and its
+kinetic law. :func:`import_parameter_set` trusts none of it: every kinetic law must give the
+model's rate law (evaluated with libSBML's parse of the law at the file's values and at
+:data:`LAW_POINTS` perturbed points), and the file's concentrations must be a steady state of
+the file's own laws, else one :class:`SBMLError` names the file and the reaction or species.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +39,9 @@ import numpy as np
 from .._files import write_text_atomic
 from ..errors import RenaissanceError, located
 from ..model.compiled import CompiledModel
-from ..model.ratelaw import ReactionLaw, Term, reaction_laws
+from ..model.ratelaw import ReactionLaw, Term, rate_laws, reaction_laws
 from ..settings import UnitSettings
-from ..steadystate.table import SteadyState, state_arrays
+from ..steadystate.table import SteadyState, model_for_state, state_arrays, validate_steady_state
 
 _SID = re.compile(r"[^A-Za-z0-9_]")
 
@@ -284,6 +289,8 @@ class SBMLModel:
     compartments: dict[str, float]  # size
     parameters: dict[str, float]
     reactions: tuple[str, ...]
+    laws: dict[str, str | None] = field(default_factory=dict)  # reaction -> kinetic law (L3 formula; None: none)
+    ids: dict[str, str] = field(default_factory=dict)  # name -> SBML id of every species, compartment, parameter
 
 
 def read_sbml(path: str | os.PathLike) -> SBMLModel:
@@ -304,51 +311,159 @@ def read_sbml(path: str | os.PathLike) -> SBMLModel:
     compartments = {name(c): c.getSize() for c in model.getListOfCompartments()}
     parameters = {name(p): p.getValue() for p in model.getListOfParameters()}
     reactions = tuple(name(r) for r in model.getListOfReactions())
-    return SBMLModel(species, boundary, compartments, parameters, reactions)
+    laws = {name(r): _law_formula(r) for r in model.getListOfReactions()}
+    ids = {name(e): e.getId() for elements in (model.getListOfSpecies(), model.getListOfCompartments(),
+                                                model.getListOfParameters()) for e in elements}
+    return SBMLModel(species, boundary, compartments, parameters, reactions, laws, ids)
+
+
+def _law_formula(reaction) -> str | None:
+    """The L3 infix formula of a reaction's kinetic law (None: the reaction has none)."""
+    law = reaction.getKineticLaw()
+    if law is None or not law.isSetMath():
+        return None
+    return _libsbml().formulaToL3String(law.getMath())
+
+
+#: perturbed points (concentrations, Km and Vmax each x exp(U(-1, 1))) at which every kinetic
+#: law of an imported file is compared with the model's, besides the file's own values
+LAW_POINTS = 3
+#: largest relative difference between a file's kinetic law and the model's rate law
+LAW_RTOL = 1e-6
+
+
+def evaluate_formula(formula: str, values: dict, where: str = "kinetic law"):
+    """The value of an SBML L3 infix ``formula`` (numbers, symbols of ``values``, +, -, *, /, ^),
+    elementwise over the arrays of ``values``; anything else is an :class:`SBMLError` at ``where``."""
+    libsbml = _libsbml()
+    ast = libsbml.parseL3Formula(formula)
+    if ast is None:
+        raise SBMLError(f"{where}: unreadable ({libsbml.getLastParseL3Error()})")
+    with np.errstate(all="ignore"):
+        return _evaluate(ast, values, where)
+
+
+def _evaluate(node, values: dict, where: str):
+    """:func:`evaluate_formula` of one AST node."""
+    libsbml = _libsbml()
+    if node.isNumber():
+        return node.getValue()
+    if node.getType() == libsbml.AST_NAME:
+        if node.getName() not in values:
+            raise SBMLError(f"{where}: '{node.getName()}' is not a species, compartment or parameter of the file")
+        return values[node.getName()]
+    args = [_evaluate(node.getChild(i), values, where) for i in range(node.getNumChildren())]
+    kind = node.getType()
+    if kind == libsbml.AST_PLUS:
+        return reduce(lambda a, b: a + b, args, 0.0)
+    if kind == libsbml.AST_TIMES:
+        return reduce(lambda a, b: a * b, args, 1.0)
+    if kind == libsbml.AST_MINUS and len(args) in (1, 2):
+        return -args[0] if len(args) == 1 else args[0] - args[1]
+    if kind == libsbml.AST_DIVIDE and len(args) == 2:
+        return args[0] / args[1]
+    if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER) and len(args) == 2:
+        return args[0] ** args[1]
+    raise SBMLError(f"{where}: '{libsbml.formulaToL3String(node)}' is not a rate law renaissance writes "
+                    "(only numbers, species, parameters, +, -, *, /, ^)")
 
 
 @dataclass(frozen=True)
 class ImportedSet:
-    """One parameter set read back: the state (mol/L, mmol/gDW/h), Km (mol/L), Vmax (model
-    units) and the largest relative difference between the file's Vmax and the Vmax
-    back-calculated from its Km at its state."""
+    """One parameter set read back: the state (mol/L; fluxes: the rates of the file's kinetic
+    laws, mmol/gDW/h), Km (mol/L), Vmax (model units); ``law_error``: the largest relative
+    difference between the file's kinetic laws and the model's rate laws; ``imbalance``: the
+    largest |N.v| of a balanced species relative to its turnover at the file's concentrations."""
 
     state: SteadyState
     km: np.ndarray
     vmax: np.ndarray
-    vmax_error: float
+    law_error: float
+    imbalance: float
 
 
 def import_parameter_set(path: str | os.PathLike, cm: CompiledModel, units: UnitSettings = UnitSettings()) -> ImportedSet:
     """Read an exported SBML model against ``cm``: every species, reaction and parameter must be
-    present; fluxes are the rates of the imported parameters (they reproduce the exported state)."""
-    from ..model.ratelaw import rate_laws
-    from ..stability import back_calculate_vmax, prepare_stability
-
+    present, every reaction's kinetic law must be the model's rate law (:func:`law_errors`), and
+    the file's concentrations a steady state of those laws (|N.v| of every balanced species within
+    ``1e-6`` of its turnover, :func:`validate_steady_state`); else one :class:`SBMLError` naming
+    the file and the reaction or species. The fluxes are the rates of the file's laws."""
     sb = read_sbml(path)
     source = str(path)
+    _refuse_missing(sb, cm, source)
+    km = np.array([sb.parameters[n] for n in cm.km_names]) / units.concentration_scale
+    vmax = np.array([sb.parameters[f"vmax_forward_{r}"] for r in cm.structure.reactions])
+    keq = {r: sb.parameters[f"k_equilibrium_{r}"] for r, rev in zip(cm.structure.reactions, cm.reversible)
+           if rev and f"k_equilibrium_{r}" in sb.parameters}
+    changed = {r: k for r, k in keq.items() if not math.isclose(math.log(k), cm.ln_keq[cm.structure.reactions.index(r)],
+                                                                 rel_tol=1e-12, abs_tol=1e-12)}
+    cm_state = model_for_state(cm, SteadyState({}, {}, source, changed)) if changed else cm
+    v, law_error = law_errors(sb, cm_state, source)
+    concentrations = {s: sb.species[s] / units.concentration_scale for s in cm.species}
+    state = SteadyState(concentrations, dict(zip(cm.structure.reactions, (v / units.flux_factor).tolist())), source,
+                        changed)
+    try:
+        report = validate_steady_state(cm, state, units)
+    except RenaissanceError as exc:
+        raise SBMLError(f"{exc}; not a steady state of the file's own kinetic laws at its initial concentrations") \
+            from None
+    return ImportedSet(state, km, vmax, law_error, report.worst_imbalance_relative)
+
+
+def _refuse_missing(sb: SBMLModel, cm: CompiledModel, source: str) -> None:
+    """Every species, reaction, Km and Vmax of ``cm`` must be in the file, every reaction with a kinetic law."""
     missing = [s for s in cm.species if s not in sb.species]
     missing += [r for r in cm.structure.reactions if r not in sb.reactions]
     names = [*cm.km_names, *(f"vmax_forward_{r}" for r in cm.structure.reactions)]
     missing += [n for n in names if n not in sb.parameters]
     if missing:
         raise SBMLError(located(source, f"{missing[:5]}", f"not in the file ({len(missing)} in all); not this model's export"))
-    km = np.array([sb.parameters[n] for n in cm.km_names]) / units.concentration_scale
-    vmax = np.array([sb.parameters[f"vmax_forward_{r}"] for r in cm.structure.reactions])
-    keq = {r: sb.parameters[f"k_equilibrium_{r}"] for r, rev in zip(cm.structure.reactions, cm.reversible)
-           if rev and f"k_equilibrium_{r}" in sb.parameters}
-    concentrations = {s: sb.species[s] / units.concentration_scale for s in cm.species}
-    ln_x = np.log([sb.species[s] for s in cm.species])
-    changed = {r: k for r, k in keq.items() if not math.isclose(math.log(k), cm.ln_keq[cm.structure.reactions.index(r)],
-                                                                 rel_tol=1e-12, abs_tol=1e-12)}
-    cm_state = cm
-    if changed:
-        from ..steadystate.table import model_for_state
-        cm_state = model_for_state(cm, SteadyState({}, {}, source, changed))
-    v = rate_laws(cm_state, np.log(km) + units.log_concentration_scale, vmax).rates(ln_x)
-    state = SteadyState(concentrations, dict(zip(cm.structure.reactions, (v / units.flux_factor).tolist())), source,
-                        changed)
-    back = back_calculate_vmax(prepare_stability(cm, state, units), np.log(km)[None])[0]
+    lawless = [r for r in cm.structure.reactions if sb.laws.get(r) is None]
+    if lawless:
+        raise SBMLError(located(source, f"reaction '{lawless[0]}'", f"no kinetic law ({len(lawless)} reactions without "
+                                                                     "one); not this model's export"))
+
+
+def law_errors(sb: SBMLModel, cm: CompiledModel, source: str, seed: int = 0) -> tuple[np.ndarray, float]:
+    """The file's rates (n_rxn,) at its own values, model units, and the largest relative
+    difference between its kinetic laws and ``cm``'s rate laws (``cm`` with the file's Keq) at
+    those values and :data:`LAW_POINTS` perturbed ones; a difference over :data:`LAW_RTOL` is an
+    :class:`SBMLError` naming the reaction."""
+    points = _law_points(sb, cm, np.random.default_rng(seed))
+    values = {sb.ids.get(n, n): v for table in (sb.parameters, sb.compartments) for n, v in table.items()}
+    values.update({sb.ids[name]: column for name, column in zip(points.names, points.values.T)})
+    theirs = np.array([evaluate_formula(sb.laws[r], values, located(source, f"reaction '{r}'", "kinetic law"))
+                       * np.ones(len(points.values)) for r in cm.structure.reactions]).T
+    ours = np.array([rate_laws(cm, np.log(row[points.km]), row[points.vmax]).rates(np.log(row[points.x]))
+                     for row in points.values])
     with np.errstate(divide="ignore", invalid="ignore"):
-        error = float(np.nanmax(np.where(vmax != 0, np.abs(back - vmax) / np.abs(vmax), np.abs(back))))
-    return ImportedSet(state, km, vmax, error)
+        scale = np.maximum(np.abs(ours), 1e-12 * np.abs(ours).max(axis=1, keepdims=True))
+        error = np.where(theirs == ours, 0.0, np.abs(theirs - ours) / scale)
+    worst = np.unravel_index(np.argmax(np.nan_to_num(error, nan=np.inf)), error.shape)
+    if not error[worst] <= LAW_RTOL:
+        point = "the file's values" if worst[0] == 0 else f"perturbed point {worst[0]}"
+        raise SBMLError(located(source, f"reaction '{cm.structure.reactions[worst[1]]}'",
+                                f"kinetic law differs from the model's rate law (rate {theirs[worst]:.6g} vs "
+                                f"{ours[worst]:.6g} at {point}); not this model's export"))
+    return theirs[0], float(error.max(initial=0.0))
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Rows of ``values`` (n_points, n_sp + n_km + n_rxn): concentrations, Km and Vmax (model
+    units) under the file's ``names``; ``x``, ``km``, ``vmax``: their columns."""
+
+    names: list[str]
+    values: np.ndarray
+    x: slice
+    km: slice
+    vmax: slice
+
+
+def _law_points(sb: SBMLModel, cm: CompiledModel, rng: np.random.Generator) -> _Points:
+    """The file's own values and :data:`LAW_POINTS` perturbations of them (each x exp(U(-1, 1)))."""
+    names = [*cm.species, *cm.km_names, *(f"vmax_forward_{r}" for r in cm.structure.reactions)]
+    own = np.array([sb.species[n] for n in cm.species] + [sb.parameters[n] for n in names[len(cm.species):]])
+    values = own * np.exp(np.vstack([np.zeros(len(own)), rng.uniform(-1, 1, (LAW_POINTS, len(own)))]))
+    n_sp, n_km = len(cm.species), len(cm.km_names)
+    return _Points(names, values, slice(0, n_sp), slice(n_sp, n_sp + n_km), slice(n_sp + n_km, len(names)))

@@ -8,6 +8,7 @@ that also rejects duplicate keys).
 
 from __future__ import annotations
 
+import math
 import os
 
 import yaml
@@ -62,7 +63,47 @@ def _mapping(value: object, source: str | None, entity: str) -> dict:
 def _number(value: object, source: str | None, entity: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ModelFormatError(located(source, entity, f"expected a number, got {value!r}"))
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        return math.inf
+
+
+def _finite(value: object, source: str | None, entity: str) -> float:
+    """``value`` as a finite float (``.nan``, ``.inf`` and ints beyond the float range refused)."""
+    number = _number(value, source, entity)
+    if not math.isfinite(number):
+        raise ModelFormatError(located(source, entity, f"expected a finite number, got {value!r}"))
+    return number
+
+
+def _species_from_dict(reactants: object, compartments: dict[str, str], source: str | None) -> dict[str, str]:
+    """Reactant id -> compartment: each entry's ``name`` (when given) is its key and, when the
+    model declares ``compartments``, its compartment is one of them."""
+    species: dict[str, str] = {}
+    for sid, entry in _mapping(reactants, source, "reactants").items():
+        where = f"reactant '{sid}'"
+        entry = _mapping(entry, source, where)
+        if entry.get("name", sid) != sid:
+            raise ModelFormatError(located(source, where, f"name {entry.get('name')!r} differs from its key"))
+        if "compartment" not in entry:
+            raise ModelFormatError(located(source, where, "has no compartment"))
+        if compartments and str(entry["compartment"]) not in compartments:
+            raise ModelFormatError(located(source, where, f"compartment {entry['compartment']!r} is not declared under "
+                                                          f"'compartments' (declared: {sorted(compartments)})"))
+        species[str(sid)] = str(entry["compartment"])
+    return species
+
+
+def _check_volumes(parameters: dict[str, float | None], compartments: dict[str, str], source: str | None) -> None:
+    """``volume_<c>`` and ``cell_volume_<c>`` of a declared compartment, when set, are finite
+    and > 0 (the mass balances divide by them)."""
+    for compartment in compartments:
+        for name in (f"volume_{compartment}", f"cell_volume_{compartment}"):
+            value = parameters.get(name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ModelFormatError(located(source, f"parameter '{name}'", f"volume {value!r} must be a finite number > 0 (the "
+                                               f"mass balances of compartment '{compartment}' divide by it)"))
 
 
 def model_from_dict(data: object, source: str | None = None) -> KineticModel:
@@ -75,17 +116,13 @@ def model_from_dict(data: object, source: str | None = None) -> KineticModel:
         if not data.get(key):
             raise ModelFormatError(located(source, "top level", f"missing or empty '{key}'"))
 
-    species: dict[str, str] = {}
-    for sid, entry in _mapping(data["reactants"], source, "reactants").items():
-        entry = _mapping(entry, source, f"reactant '{sid}'")
-        if "compartment" not in entry:
-            raise ModelFormatError(located(source, f"reactant '{sid}'", "has no compartment"))
-        species[str(sid)] = str(entry["compartment"])
-
+    compartments = {str(k): str(v) for k, v in _mapping(data.get("compartments"), source, "compartments").items()}
+    species = _species_from_dict(data["reactants"], compartments, source)
     parameters = {
         str(k): (None if v is None else _number(v, source, f"parameter '{k}'"))
         for k, v in _mapping(data.get("parameters"), source, "parameters").items()
     }
+    _check_volumes(parameters, compartments, source)
 
     boundary = {
         str(label): _boundary_from_dict(label, entry, species, source)
@@ -99,7 +136,7 @@ def model_from_dict(data: object, source: str | None = None) -> KineticModel:
     dependent = tuple(_mapping(data.get("dependent_reactants"), source, "dependent_reactants"))
     return KineticModel(
         name=str(data.get("name") or "Unnamed"),
-        compartments={str(k): str(v) for k, v in _mapping(data.get("compartments"), source, "compartments").items()},
+        compartments=compartments,
         species=species,
         reactions=reactions,
         boundary_conditions=boundary,
@@ -198,7 +235,7 @@ def _stoichiometry_from_dict(mech: dict, spec, cls, roles: dict[str, str], sourc
         if set(given) != set(roles):
             raise ModelFormatError(located(
                 source, where, f"mechanism_stoichiometry roles {sorted(given)} differ from roles {sorted(roles)}"))
-        stoich = {r: _number(given[r], source, f"{where} stoichiometry of '{r}'") for r in roles}
+        stoich = {r: _finite(given[r], source, f"{where} stoichiometry of '{r}'") for r in roles}
     for role, coeff in stoich.items():
         kind = parse_role(role)[0]
         if coeff == 0 or (coeff < 0) != (kind == "substrate"):
@@ -237,9 +274,9 @@ def _modifiers_from_dict(entry: dict, species, source, where: str) -> list[Modif
             raise ModelFormatError(located(source, at, f"{spec.role}: undeclared reactant {sid!r}"))
         stoichiometry = _mapping(mod.get("mechanism_stoichiometry"), source, at)
         if spec.role == "small_molecule":
-            nu = _number(stoichiometry.get("small_molecule"), source, f"{at} stoichiometry")
+            nu = _finite(stoichiometry.get("small_molecule"), source, f"{at} stoichiometry")
         else:
-            nu = _number(stoichiometry.get(spec.role, 0), source, f"{at} stoichiometry")
+            nu = _finite(stoichiometry.get(spec.role, 0), source, f"{at} stoichiometry")
             if nu != 0:
                 raise ModelFormatError(located(source, at, f"an {spec.role} is not a reactant: stoichiometry must be 0, got {nu}"))
         modifiers.append(Modifier(str(key), mod["class"], sid, nu))

@@ -58,6 +58,9 @@ def read_fixed_km(path: str | os.PathLike, km_names) -> FixedKm:
 def parse_fixed_km(text: str, km_names, source: str) -> FixedKm:
     """The fixed/measured Km of CSV ``text`` (``source`` names it in errors)."""
     rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows:
+        raise ParameterFileError(f"{source}: no fixed Km (an empty file, or a header and no rows; one row per Km: "
+                                 "name,min,max,value,unit,source)")
     index = {name: i for i, name in enumerate(km_names)}
     ranges: dict[str, tuple[float, float]] = {}
     measured: dict[str, list[float]] = {}
@@ -70,7 +73,7 @@ def parse_fixed_km(text: str, km_names, source: str) -> FixedKm:
         if unit not in UNITS:
             raise ParameterFileError(located(source, where, f"unit {unit!r} unknown; known: {sorted(UNITS)}"))
         scale = UNITS[unit]
-        low, high, value = (_number(row.get(k), source, where, k) for k in ("min", "max", "value"))
+        low, high, value = (_number(row.get(k), source, where, k, unit) for k in ("min", "max", "value"))
         if value is not None and low is None and high is None:
             measured.setdefault(name, []).append(value * scale)
         elif value is None and low is not None and high is not None and low < high:
@@ -94,8 +97,9 @@ def parse_fixed_km(text: str, km_names, source: str) -> FixedKm:
     )
 
 
-def _number(field: str | None, source: str, where: str, key: str) -> float | None:
-    """The value of column ``key`` (in the row's unit), None when the cell is empty."""
+def _number(field: str | None, source: str, where: str, key: str, unit: str) -> float | None:
+    """The value of column ``key`` in the row's ``unit`` (inside the physical Km range), None when
+    the cell is empty."""
     if field is None or not field.strip():
         return None
-    return parse_km_value(field, source, f"{where}, {key}", prefix="")
+    return parse_km_value(field, source, f"{where}, {key}", prefix="", unit=UNITS[unit], unit_name=unit)

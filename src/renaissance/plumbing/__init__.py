@@ -1,1 +1,2 @@
-"""Plumbing shared by every study: process pools over models and resumable result tables."""
+"""Plumbing shared by every study: process pools over models, a private local Ray
+instance and resumable result tables."""

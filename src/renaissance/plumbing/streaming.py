@@ -13,6 +13,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from .._files import read_text, write_text_atomic
 from ..errors import RenaissanceError
+from .lifetime import children_die_on_sigterm, die_with_parent
 
 
 def csv_text(rows: Iterable[Iterable]) -> str:
@@ -47,7 +49,9 @@ def finished_rows(path: Path, header: list[str], rows_per_model: int) -> dict[in
 _WORKER: dict = {}
 
 
-def _init(function: Callable, context) -> None:
+def _init(function: Callable, context, parent_pid: int) -> None:
+    """Worker start-up: die with the parent (:func:`~.lifetime.die_with_parent`), keep the context."""
+    die_with_parent(parent_pid)
     _WORKER.update(function=function, context=context)
 
 
@@ -60,23 +64,32 @@ class ModelPool:
     """``function(context, *task)`` over tasks in a spawn process pool of ``n_workers`` (default:
     all cores; 1: in this process) whose workers receive ``context`` once, at start-up; the pool
     lives until the ``with`` block ends, so repeated :meth:`map` calls (one per NES generation)
-    pay the start-up once. ``function`` must be importable (module level)."""
+    pay the start-up once. ``function`` must be importable (module level).
+
+    No worker outlives the pool's process: each dies with it (a parent-death signal, see
+    :mod:`.lifetime`, also after ``kill -9``), and SIGTERM during the block kills the workers before
+    it ends the process. Use the pool from the thread that entered the block."""
 
     def __init__(self, function: Callable, context, n_workers: int | None = None) -> None:
         self.function, self.context = function, context
         self.n_workers = n_workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self._sigterm = ExitStack()
 
     def __enter__(self) -> "ModelPool":
         if self.n_workers > 1:
-            self._pool = ProcessPoolExecutor(self.n_workers, mp_context=get_context("spawn"), initializer=_init,
-                                             initargs=(self.function, self.context))
+            with ExitStack() as stack:
+                stack.enter_context(children_die_on_sigterm())
+                self._pool = ProcessPoolExecutor(self.n_workers, mp_context=get_context("spawn"), initializer=_init,
+                                                 initargs=(self.function, self.context, os.getpid()))
+                self._sigterm = stack.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        with self._sigterm:  # the SIGTERM handler stays until the workers are gone
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     def map(self, tasks: list[tuple]) -> Iterator:
         """Results in task order, as they arrive."""

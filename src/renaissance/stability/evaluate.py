@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_choice, check_shape
+from .._validation import check_choice, check_device, check_shape
 from ..errors import RenaissanceError
 from ..model.compiled import CompiledModel
 from ..settings import VALID_LAMBDA_MAX, UnitSettings
@@ -130,6 +130,7 @@ def _backend_arrays(problem: StabilityProblem, ln_km: np.ndarray, backend: str, 
         raise RenaissanceError(
             "backend 'torch' needs PyTorch: pip install 'renaissance-kinetics[torch]'") from None
 
+    check_device(device)
     xp, prob = torch, problem.to_torch(device)
     ln_km_x = torch.as_tensor(ln_km, device=device)
     # load torch's lazily initialised linear-algebra backend once, before worker threads

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._files import read_text, write_text_atomic
 from ..errors import ParameterFileError, SettingsError, located
-from ..settings import KM_BOUNDS
+from ..settings import KM_BOUNDS, KM_WINDOW
 
 
 def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarray:
@@ -54,15 +54,22 @@ def read_km_table(path: str | os.PathLike, km_names, required=None) -> np.ndarra
     return km
 
 
-def parse_km_value(field: str, source: str, where: str, prefix: str = "value ") -> float:
-    """The number in the text ``field`` of a Km file (any unit), which must be finite and > 0;
-    otherwise ``ParameterFileError("<source>: <where>: <prefix>'<field>' must be a finite number > 0")``."""
+def parse_km_value(field: str, source: str, where: str, prefix: str = "value ", unit: float = 1.0,
+                   unit_name: str = "mol/L") -> float:
+    """The number in the text ``field`` of a Km file, in the file's unit (``unit`` mol/L, named
+    ``unit_name``): finite, > 0 and, in mol/L, inside :data:`~renaissance.settings.KM_WINDOW`;
+    otherwise a ``ParameterFileError`` naming ``source``, ``where``, the value and the rule."""
     try:
         value = float(field)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise ParameterFileError(located(source, where, f"{prefix}{field!r} must be a finite number > 0"))
+    low, high = KM_WINDOW
+    if not low <= value * unit <= high:
+        given = f"{prefix}{field!r} {unit_name}" + (f" = {value * unit:.3g} mol/L" if unit != 1 else "")
+        raise ParameterFileError(located(source, where, f"{given} is outside the physical range {low:g}..{high:g} "
+                                                        "mol/L (a typo or a wrong unit?)"))
     return value
 
 
@@ -89,8 +96,9 @@ def read_model_constants(path: str | os.PathLike, km_names, concentration_scale:
     if missing:
         raise ParameterFileError(located(str(path), f"parameters {missing[:5]}", f"missing or null ({len(missing)} in all): "
                                                                                 "the file does not carry these constants"))
-    values = [parse_km_value(str(parameters.get(n, concentration_scale)), str(path), f"parameter '{n}'")
-              for n in km_names]
+    unit = f"(1/{concentration_scale:g} mol/L)"
+    values = [parse_km_value(str(parameters.get(n, concentration_scale)), str(path), f"parameter '{n}'",
+                             unit=1 / concentration_scale, unit_name=unit) for n in km_names]
     return np.array(values)[None] / concentration_scale
 
 

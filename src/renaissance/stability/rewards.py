@@ -8,13 +8,16 @@ Every reward has the signature ``reward(lambda_max, valid, threshold) -> (C,)`` 
                  ``nes.threshold``)
 
 so a reward may compare children (``rank_incidence`` ranks all C * M models together).
-Register your own with :func:`resolve_reward("package.module:function")` or pass a callable.
+Use your own by passing a callable, or name it ``"package.module:function"``: importing that
+module runs its code, so a name from a settings file (or ``--reward``) is imported only when the
+user asks for it (``renaissance train --allow-code package.module``; Python:
+``resolve_reward(name, allow_import=True)``), else it is refused before anything is imported.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from scipy.special import expit
@@ -71,21 +74,32 @@ REWARDS: dict[str, Reward] = {
 }
 
 
-def resolve_reward(reward: str | Reward) -> Reward:
-    """A reward callable from a registered name, ``"package.module:function"``, or a callable."""
+def resolve_reward(reward: str | Reward, allow_import: bool | Iterable[str] = False,
+                   source: str | None = None) -> Reward:
+    """A reward callable from a registered name, a callable, or ``"package.module:function"``.
+
+    The last imports the module (running its code): only when ``allow_import`` is True or names
+    that module (the modules of ``renaissance train --allow-code``), else a
+    :class:`RenaissanceError` before any import. ``source``: where the name comes from (the
+    settings file, ``--reward``), for messages."""
     if callable(reward):
         return reward
     if reward in REWARDS:
         return REWARDS[reward]
+    where = f"{source}: reward '{reward}'" if source else f"reward '{reward}'"
     module_name, _, attr = reward.partition(":")
     if not attr:
-        raise RenaissanceError(f"reward '{reward}': unknown; known: {sorted(REWARDS)} or 'package.module:function'")
+        raise RenaissanceError(f"{where}: unknown; known: {sorted(REWARDS)} or 'package.module:function'")
+    if allow_import is not True and module_name not in (allow_import or ()):
+        raise RenaissanceError(f"{where}: would import and run Python module '{module_name}'; settings files run no "
+                               f"code unless asked: pass --allow-code {module_name} to renaissance train (Python: "
+                               "allow_import=True, or pass a callable)")
     try:
         function = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise RenaissanceError(f"reward '{reward}': cannot import ({exc})") from None
+        raise RenaissanceError(f"{where}: cannot import ({exc})") from None
     if not callable(function):
-        raise RenaissanceError(f"reward '{reward}': not callable")
+        raise RenaissanceError(f"{where}: not callable")
     return function
 
 

@@ -208,7 +208,7 @@ def validate_steady_state(
 ) -> SteadyStateReport:
     """Check ``state`` against ``cm``; raise :class:`SteadyStateError` on the first problem.
 
-    Checks: every species and reaction present; concentrations finite and > 0; fluxes finite;
+    Checks: every species and reaction present; concentrations finite and > 0; fluxes finite, not all 0;
     irreversible reactions carry v >= 0; every reversible flux runs down its displacement
     (v > 0 => Gamma < Keq, v < 0 => Gamma > Keq); mass balance of each balanced species,
     |(N v)_i| <= balance_rtol * sum_k |N_ik v_k|. An irreversible reaction with a stored Keq
@@ -219,6 +219,9 @@ def validate_steady_state(
     cm = model_for_state(cm, state)
     arrays = state_arrays(cm, state, settings)
     v = np.array([state.fluxes[r] for r in cm.structure.reactions])
+    if len(v) and not v.any():
+        raise SteadyStateError(located(src, "fluxes", f"all {len(v)} are 0: a state without flux has no Vmax to "
+                                                      "back-calculate (every rate law would be switched off)"))
     dg = displacement(cm, arrays.ln_x)
     for k, rid in enumerate(cm.structure.reactions):
         if not cm.reversible[k] and v[k] < 0:
