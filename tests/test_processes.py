@@ -73,8 +73,10 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _command(pid: int) -> str:
+    """The whole command line of ``pid`` (not cut: a long interpreter path or flags such as -B push
+    ``spawn_main`` far to the right)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:80]
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "?"
 
@@ -84,7 +86,7 @@ def _survivors(pids: set[int], within_s: float = GRACE_S) -> list[str]:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.1)
-    return [f"{p}: {_command(p)}" for p in pids if _alive(p)]
+    return [f"{p}: {_command(p)[:120]}" for p in pids if _alive(p)]
 
 
 def _kill_all(pids: set[int]) -> None:
