@@ -194,12 +194,12 @@ def stability(
     """lambda_max and validity of every Km set at a steady state (Michaelis, inhibition and
     activation constants; Vmax back-calculated from the state)."""
     from ._files import write_text_atomic
+    from ._validation import check_device
     from .model import compile_model, load_model
     from .stability import prepare_stability
     from .stability.evaluate import evaluate_in_blocks, stability_table_text
     from .stability.km import read_km_table, read_model_constants
     from .stability.structural import modes_at_state
-    from ._validation import check_device
     from .steadystate import read_steady_state, validate_steady_state
 
     _claim(out, force=force, inputs=[km, steady_state, model])
@@ -605,13 +605,8 @@ def robustness(
     if species:
         picks = rows[:plot_models]
         paths = plot_trajectories(problem, pop.km[picks], pop.vmax[picks], picks, species, settings, out,
-                                  n_population=len(rows), title=f"{population.name}: state {_state_name(pop)}")
+                                  n_population=len(rows), title=f"{population.name}: state {model.state_name}")
         console.print(f"figure: {paths[0]}", soft_wrap=True)
-
-
-def _state_name(pop) -> str:
-    """The file name of the steady state a population was made at (as it records it)."""
-    return Path(str(pop.attrs.get("steady_state", "")).split(" (")[0]).name or "?"
 
 
 def _numbers(text: str, option: str) -> list[float]:

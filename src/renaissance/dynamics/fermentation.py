@@ -163,8 +163,7 @@ def fermentation_study(model: ParameterisedModel, km: np.ndarray, vmax: np.ndarr
             lines.append(f"best {len(ranked)} (model: worst series error): "
                          + ", ".join(f"{f.model}: {100 * f.worst:.3g}%" for f in ranked))
         result.files += [out / FIT_TABLE, *plot_fit(runs, result.fits, experiment, out, closest=options.keep)]
-    state = Path(model.settings.state_label).name if model.settings is not None else model.label
-    title = f"{len(runs)} models of {model.cm.model.name or 'the model'} at {state}, {options.hours:g} h"
+    title = f"{len(runs)} models of {model.cm.model.name or 'the model'} at {model.state_name}, {options.hours:g} h"
     result.files = [out / "timecourses.csv", *plot_reactor(runs, out, matching, report, title=title), *result.files]
     if options.explain:
         best = ([f.model for f in result.fits if f.ok] if result.fits is not None

@@ -148,7 +148,7 @@ def km_integration_study(settings: TrainSettings, model: ParameterisedModel, mea
     projections = pca_projection(base, [r.ln_km[:, unmeasured] for r in results[1:]])
     designs = list(dict.fromkeys(design_of(r.case) for r in results))  # one colour per design
     plot_pca([np.vstack([p for p, r in zip(projections, results) if design_of(r.case) == d]) for d in designs],
-             designs, out / "pca", title=f"model {model.cm.model.name} at {Path(model.label).name}")
+             designs, out / "pca", title=f"model {model.cm.model.name} at {model.state_name}")
     return StudyReport(results, summary, shifts)
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dynamics.robustness import ModelResult, RobustnessProblem, RobustnessSettings, robustness_problem
+from ..dynamics.robustness import ModelResult, RobustnessProblem, RobustnessSettings, study_problem
 from ..errors import RenaissanceError
-from ..growth import resolve_growth
 from ..parameterised.model import ParameterisedModel
 from ..plumbing.streaming import ModelPool
 from ..stability import back_calculate_vmax
@@ -45,8 +44,7 @@ def robustness_reward(model: ParameterisedModel, settings: TrainSettings) -> Rob
 
     Raises RenaissanceError when the model has no growth reaction (the term scores growth)."""
     term = settings.robustness
-    growth = resolve_growth(model.reactions, given=term.growth_reaction, recorded=model.growth_reaction)
-    problem = robustness_problem(model.cm, model.state, model.units, growth)
+    problem = study_problem(model, growth=term.growth_reaction)
     if problem.growth is None:
         raise RenaissanceError(
             f"{settings.problem.model}: robustness reward: the model has no growth reaction (no reaction id contains "

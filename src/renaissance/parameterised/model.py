@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -93,6 +94,11 @@ class ParameterisedModel:
     @property
     def reactions(self) -> tuple[str, ...]:
         return tuple(self.stability.reactions)
+
+    @property
+    def state_name(self) -> str:
+        """The state's file name (``<states file> state <i>`` for a sampled state), for titles."""
+        return Path(self.settings.state_label if self.settings is not None else self.label).name
 
     @property
     def growth_reaction(self) -> str | None:
